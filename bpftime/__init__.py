@@ -1,0 +1,39 @@
+"""bpftime: a userspace eBPF runtime for Python.
+
+    import bpftime
+    p = bpftime.Program(code, engine="jit")       # or engine="interp"
+    r0 = p.run(b"input memory")
+    res = p.test_run(repeat=1_000_000)            # .retval, .duration_ns, .data_out
+
+See README.md for the architecture.
+"""
+
+from . import asm
+from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
+from .errors import (
+    AsmError,
+    BpftimeError,
+    ExecutionError,
+    JitError,
+    KernelError,
+    LoadError,
+)
+from .insn import MapBinding
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsmError",
+    "BpftimeError",
+    "ExecutionError",
+    "JitError",
+    "KernelError",
+    "LoadError",
+    "MapBinding",
+    "NativeHelper",
+    "Program",
+    "TestRunResult",
+    "__version__",
+    "asm",
+    "ubpf_test_helpers",
+]

@@ -1,0 +1,52 @@
+"""The package's one exception hierarchy.
+
+Every error the package raises on purpose is a BpftimeError. Messages say what
+went wrong, where (instruction index, line, helper id) and, where it helps,
+what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class BpftimeError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class LoadError(BpftimeError):
+    """A program was refused at load: malformed encoding, bad jump, unknown helper.
+
+    ``index`` is the instruction (slot) index, or None for whole-program problems.
+    """
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class ExecutionError(BpftimeError):
+    """A run stopped on a runtime error (bad memory access, call too deep, helper failure)."""
+
+    def __init__(self, message: str, index: int | None = None, address: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.address = address
+
+
+class JitError(BpftimeError):
+    """The JIT could not lower or compile a program."""
+
+
+class AsmError(BpftimeError):
+    """The assembler could not parse a line; ``line`` is 1-based."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class KernelError(BpftimeError):
+    """A bpf() syscall into the kernel failed (used by benchmarks and differential tests)."""
+
+    def __init__(self, message: str, errno: int = 0) -> None:
+        super().__init__(message)
+        self.errno = errno

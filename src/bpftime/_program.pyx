@@ -1,0 +1,319 @@
+"""Program: a validated eBPF program bound to an engine, runnable from Python.
+
+Owns: the native side of a program (packed instructions, the helper table,
+the JIT'd entry point), running it once (``run``) or in a timed C loop
+(``test_run``), turning runtime errors in the run context into
+ExecutionError, and the bridge that lets Python callables serve as helpers.
+
+Does not own: decoding and validation (bpftime.insn) or IR lowering and
+compilation (bpftime.jit); both are called from ``__init__``.
+"""
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+from includes.bt cimport *
+from bpftime._interp cimport bt_interp
+
+import inspect
+
+from bpftime import insn as _insn
+from bpftime.errors import ExecutionError, LoadError
+
+ctypedef uint64_t (*bt_jit_fn)(uint64_t, uint64_t, bt_ctx *) noexcept nogil
+
+cdef enum:
+    STACK_BUF = 512     # inputs up to this size are copied to the C stack in run()
+
+MAX_HELPERS = BT_MAX_HELPERS
+MAX_FRAMES = BT_MAX_FRAMES
+STACK_SIZE = BT_STACK_SIZE
+MAX_INSNS = BT_MAX_INSNS
+
+
+cdef class NativeHelper:
+    """A helper implemented in C (cext/), callable from both engines without the GIL."""
+    cdef bt_helper_fn fn
+    cdef readonly str name
+
+    def __repr__(self):
+        return f"<NativeHelper {self.name}>"
+
+
+cdef NativeHelper _native(bt_helper_fn fn, str name):
+    cdef NativeHelper h = NativeHelper.__new__(NativeHelper)
+    h.fn = fn
+    h.name = name
+    return h
+
+
+def ubpf_test_helpers():
+    """The helper set of ubpf's test suite, by id (0-5)."""
+    return {
+        0: _native(bt_test__gather_bytes, "gather_bytes"),
+        1: _native(bt_test__memfrob, "memfrob"),
+        2: _native(bt_test__trash_registers, "trash_registers"),
+        3: _native(bt_test__sqrti, "sqrti"),
+        4: _native(bt_test__strcmp_ext, "strcmp_ext"),
+        5: _native(bt_test__unwind, "unwind"),
+    }
+
+
+cdef class _PyCalls:
+    """Per-run state of Python-callable helpers: the callables and a raised exception."""
+    cdef list fns        # index = helper id; (callable, nargs) or None
+    cdef object exc
+
+    def __cinit__(self, list fns):
+        self.fns = fns
+        self.exc = None
+
+
+cdef uint64_t _py_helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,
+                         bt_ctx *ctx) noexcept with gil:
+    cdef _PyCalls calls = <_PyCalls>ctx.user
+    fn, nargs = calls.fns[ctx.helper_id]
+    try:
+        r = fn(*(a, b, c, d, e)[:nargs])
+        if not isinstance(r, int):
+            raise TypeError(
+                f"helper {ctx.helper_id} returned {type(r).__name__}; helpers must return an int")
+        return <uint64_t>(r & 0xFFFFFFFFFFFFFFFF)
+    except BaseException as exc:
+        calls.exc = exc
+        bt_ctx__fail(ctx, BT_ERR_HELPER)
+        return 0
+
+
+class TestRunResult:
+    """Result of Program.test_run, shaped like BPF_PROG_TEST_RUN's output."""
+    __slots__ = ("retval", "duration_ns", "data_out", "repeat")
+
+    def __init__(self, retval, duration_ns, data_out, repeat):
+        self.retval = retval
+        self.duration_ns = duration_ns
+        self.data_out = data_out
+        self.repeat = repeat
+
+    def __repr__(self):
+        return (f"TestRunResult(retval={self.retval:#x}, duration_ns={self.duration_ns:.2f}, "
+                f"repeat={self.repeat})")
+
+
+def _arity(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 5
+    n = 0
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL:
+            return 5
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            n += 1
+    return min(n, 5)
+
+
+cdef class Program:
+    """An eBPF program ready to run in this process.
+
+    Program(code, engine="jit" | "interp", helpers=None, maps=None)
+
+    ``helpers`` maps helper ids to Python callables (called with up to five
+    integer arguments, r1-r5; must return an int) or NativeHelper objects.
+    ``maps`` maps the fd/index an ``lddw`` pseudo-instruction names to a
+    bpftime.insn.MapBinding. Malformed code raises LoadError.
+    """
+    cdef bt_insn *insns
+    cdef uint8_t *entries
+    cdef uint32_t n
+    cdef bt_helper_fn table[BT_MAX_HELPERS]
+    cdef list py_fns
+    cdef bint has_py
+    cdef bt_jit_fn jit_entry
+    cdef list static_regions
+    cdef readonly str engine
+    cdef readonly object decoded
+    cdef readonly object jit_code
+
+    def __cinit__(self):
+        self.insns = NULL
+        self.entries = NULL
+        self.jit_entry = NULL
+        memset(self.table, 0, sizeof(self.table))
+
+    def __init__(self, code, engine="jit", helpers=None, maps=None):
+        if engine not in ("jit", "interp"):
+            raise ValueError(f"engine must be 'jit' or 'interp', not {engine!r}")
+        self.engine = engine
+        helpers = dict(helpers or {})
+        self.py_fns = [None] * BT_MAX_HELPERS
+        self.has_py = False
+        for hid, fn in helpers.items():
+            if not isinstance(hid, int) or not 0 <= hid < BT_MAX_HELPERS:
+                raise ValueError(f"helper id {hid!r} must be an int in 0..{BT_MAX_HELPERS - 1}")
+            if isinstance(fn, NativeHelper):
+                self.table[hid] = (<NativeHelper>fn).fn
+            elif callable(fn):
+                self.table[hid] = _py_helper
+                self.py_fns[hid] = (fn, _arity(fn))
+                self.has_py = True
+            else:
+                raise TypeError(f"helper {hid} must be callable or a NativeHelper, "
+                                f"not {type(fn).__name__}")
+        dec = _insn.validate(code, helpers.keys(), maps)
+        self.decoded = dec
+        self.n = len(dec.insns)
+        self.insns = <bt_insn *>malloc(len(dec.packed))
+        self.entries = <uint8_t *>malloc(self.n)
+        if self.insns == NULL or self.entries == NULL:
+            raise MemoryError()
+        memcpy(self.insns, PyBytes_AS_STRING(dec.packed), len(dec.packed))
+        memset(self.entries, 0, self.n)
+        for e in dec.entries:
+            self.entries[e] = 1
+        self.static_regions = list(dict.fromkeys(dec.regions))
+        if len(self.static_regions) > BT_MAX_REGIONS - 2:
+            raise LoadError(f"program references {len(self.static_regions)} map values; "
+                            f"at most {BT_MAX_REGIONS - 2} are supported")
+        if engine == "jit":
+            from bpftime import jit
+            self.jit_code = jit.compile_program(dec)
+            self.jit_entry = <bt_jit_fn><size_t>self.jit_code.entry_address
+
+    def __dealloc__(self):
+        free(self.insns)
+        free(self.entries)
+
+    @property
+    def helper_ids(self):
+        return sorted(i for i in range(BT_MAX_HELPERS) if self.table[i] != NULL)
+
+    def __len__(self):
+        return self.n
+
+    cdef inline void _prepare(self, bt_ctx *ctx, _PyCalls calls):
+        cdef object r
+        ctx.helpers = self.table
+        bt_ctx__reset(ctx)
+        ctx.user = <void *>calls
+        for r in self.static_regions:
+            bt_ctx__add_region(ctx, <void *><size_t>r[0], r[1], r[2])
+
+    cdef inline uint64_t _exec(self, bt_ctx *ctx, uint64_t r1, uint64_t r2) noexcept nogil:
+        if self.jit_entry != NULL:
+            return self.jit_entry(r1, r2, ctx)
+        return bt_interp(self.insns, self.n, self.entries, r1, r2, ctx)
+
+    cdef _raise(self, bt_ctx *ctx, _PyCalls calls):
+        pc = ctx.error_pc
+        where = f"insn {pc}: " if pc >= 0 else ""
+        err = ctx.error
+        if err == BT_ERR_HELPER and calls is not None and calls.exc is not None:
+            exc = calls.exc
+            raise ExecutionError(
+                f"{where}helper {ctx.helper_id} raised {type(exc).__name__}: {exc}", pc) from exc
+        if err == BT_ERR_LOAD_OOB or err == BT_ERR_STORE_OOB:
+            kind = "load" if err == BT_ERR_LOAD_OOB else "store"
+            raise ExecutionError(
+                f"{where}out-of-bounds {kind} of {ctx.error_size} bytes at {ctx.error_addr:#x}: "
+                f"not inside the stack, the input memory or memory a helper returned"
+                f"{' (or misaligned atomic)' if kind == 'store' else ''}", pc, ctx.error_addr)
+        if err == BT_ERR_CALL_DEPTH:
+            raise ExecutionError(f"{where}call depth exceeds {BT_MAX_FRAMES} frames "
+                                 "(recursion?)", pc)
+        if err == BT_ERR_CALLX_TARGET:
+            raise ExecutionError(f"{where}callx target {ctx.error_addr:#x} is not the address of "
+                                 "a subprogram", pc, ctx.error_addr)
+        if err == BT_ERR_NO_HELPER:
+            raise ExecutionError(f"{where}helper {ctx.error_addr} is not registered", pc)
+        raise ExecutionError(f"{where}run failed (error code {err})", pc)
+
+    def run(self, mem=None):
+        """Run once: r1 = pointer to a writable copy of mem (0 if None), r2 = len(mem).
+
+        Returns r0 as an unsigned 64-bit int.
+        """
+        cdef bt_ctx ctx
+        cdef uint64_t r0
+        cdef Py_buffer view
+        cdef uint8_t small[STACK_BUF]
+        cdef uint8_t *buf = NULL
+        cdef uint64_t size = 0
+        cdef _PyCalls calls = _PyCalls(self.py_fns) if self.has_py else None
+        self._prepare(&ctx, calls)
+        if mem is None:
+            with nogil:
+                r0 = self._exec(&ctx, 0, 0)
+        else:
+            PyObject_GetBuffer(mem, &view, PyBUF_SIMPLE)
+            size = <uint64_t>view.len
+            try:
+                buf = &small[0] if size <= STACK_BUF else <uint8_t *>malloc(size + 1)
+                if buf == NULL:
+                    raise MemoryError()
+                memcpy(buf, view.buf, size)
+            finally:
+                PyBuffer_Release(&view)
+            bt_ctx__add_region(&ctx, buf, size, 1)
+            with nogil:
+                r0 = self._exec(&ctx, <uint64_t>buf, size)
+            if buf != &small[0]:
+                free(buf)
+        if ctx.exit_flag != BT_EXIT_NONE:
+            if ctx.exit_flag == BT_EXIT_STOP:
+                return ctx.exit_value
+            self._raise(&ctx, calls)
+        return r0
+
+    def test_run(self, mem=None, repeat=1):
+        """Run ``repeat`` times on one copy of mem, timed in C around the loop.
+
+        Returns TestRunResult(retval, duration_ns = mean ns per run, data_out = mem afterwards),
+        like the kernel's BPF_PROG_TEST_RUN (repeat 0 counts as 1).
+        """
+        cdef bt_ctx ctx
+        cdef Py_buffer view
+        cdef uint64_t r0 = 0
+        cdef uint64_t size = 0
+        cdef uint64_t i, reps
+        cdef uint8_t *buf = NULL
+        cdef timespec t0, t1
+        cdef _PyCalls calls = _PyCalls(self.py_fns) if self.has_py else None
+        if repeat < 0:
+            raise ValueError("repeat must be >= 0")
+        reps = repeat if repeat > 0 else 1
+        if mem is not None:
+            PyObject_GetBuffer(mem, &view, PyBUF_SIMPLE)
+            size = <uint64_t>view.len
+            buf = <uint8_t *>malloc(size + 1)
+            if buf != NULL:
+                memcpy(buf, view.buf, size)
+            PyBuffer_Release(&view)
+            if buf == NULL:
+                raise MemoryError()
+        try:
+            self._prepare(&ctx, calls)
+            if buf != NULL:
+                bt_ctx__add_region(&ctx, buf, size, 1)
+            with nogil:
+                clock_gettime(CLOCK_MONOTONIC, &t0)
+                for i in range(reps):
+                    ctx.exit_flag = BT_EXIT_NONE
+                    ctx.depth = 0
+                    r0 = self._exec(&ctx, <uint64_t>buf, size)
+                    if ctx.exit_flag != BT_EXIT_NONE:
+                        if ctx.exit_flag != BT_EXIT_STOP:
+                            break
+                        r0 = ctx.exit_value
+                clock_gettime(CLOCK_MONOTONIC, &t1)
+            if ctx.exit_flag == BT_EXIT_ERROR:
+                self._raise(&ctx, calls)
+            data_out = PyBytes_FromStringAndSize(<char *>buf, size) if buf != NULL else b""
+        finally:
+            free(buf)
+        ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)
+        return TestRunResult(r0, ns / reps, data_out, reps)
