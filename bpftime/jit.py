@@ -50,6 +50,7 @@ CTX_FIELDS = {
     "error": (20, I32),
     "exit_value": (24, I64),
     "error_pc": (32, I64),
+    "error_addr": (40, I64),
 }
 EXIT_STOP = 1
 EXIT_ERROR = 2
@@ -319,11 +320,13 @@ class _FunctionLowering:
         b.branch(self.unwind)
         b.position_at_end(cont)
 
-    def _fail(self, i: int, error: int) -> None:
+    def _fail(self, i: int, error: int, addr: ir.Value | None = None) -> None:
         b = self.b
         b.store(_const(EXIT_ERROR, I32), self._field_ptr("exit_flag"))
         b.store(_const(error, I32), self._field_ptr("error"))
         b.store(_const(i), self._field_ptr("error_pc"))
+        if addr is not None:
+            b.store(addr, self._field_ptr("error_addr"))
         b.branch(self.unwind)
 
     def _local_call(self, i: int, callee: ir.Value) -> None:
@@ -398,7 +401,7 @@ class _FunctionLowering:
             self._local_call(i, callee)
             b.branch(done)
             b.position_at_end(no)
-        self._fail(i, ERR_CALLX_TARGET)
+        self._fail(i, ERR_CALLX_TARGET, target)
         b.position_at_end(done)
 
 

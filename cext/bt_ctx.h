@@ -57,7 +57,7 @@ struct bt_ctx {
     uint32_t error;               /* [JIT] BT_ERR_* */
     uint64_t exit_value;          /* [JIT] r0 when exit_flag == BT_EXIT_STOP */
     int64_t error_pc;             /* [JIT] instruction index of the error, -1 if unknown */
-    uint64_t error_addr;          /* address of a faulting access */
+    uint64_t error_addr;          /* [JIT] address of a faulting access or bad callx target */
     uint32_t error_size;          /* size of a faulting access */
     uint32_t nregions;            /* extra memory regions (interpreter checks) */
     void *user;                   /* owner's data, e.g. Python helper callables */
@@ -71,6 +71,7 @@ _Static_assert(offsetof(bt_ctx, exit_flag) == 16, "JIT layout");
 _Static_assert(offsetof(bt_ctx, error) == 20, "JIT layout");
 _Static_assert(offsetof(bt_ctx, exit_value) == 24, "JIT layout");
 _Static_assert(offsetof(bt_ctx, error_pc) == 32, "JIT layout");
+_Static_assert(offsetof(bt_ctx, error_addr) == 40, "JIT layout");
 
 /* Reset the per-run fields of ctx (keeps helpers, user and regions). */
 void bt_ctx__reset(bt_ctx *ctx);

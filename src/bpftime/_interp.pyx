@@ -37,13 +37,18 @@ cdef inline uint8_t *_fail(bt_ctx *ctx, uint32_t err, uint64_t addr, uint32_t si
     return NULL
 
 
-cdef inline uint8_t *_mem(bt_ctx *ctx, uint64_t stack_lo, uint64_t addr, uint32_t size,
-                          bint write, uint32_t pc) noexcept nogil:
-    """Host pointer for [addr, addr+size) if a known region holds all of it, else NULL."""
+cdef inline uint8_t *_mem(bt_ctx *ctx, uint64_t stack_lo, uint64_t stack_top, uint64_t addr,
+                          uint32_t size, bint write, uint32_t pc) noexcept nogil:
+    """Host pointer for [addr, addr+size) if a known region holds all of it, else NULL.
+
+    The stack region is every live frame: frame k occupies
+    [stack_lo + k*512, stack_lo + (k+1)*512) and the current frame's r10 is the top,
+    so a callee may use pointers into its callers' frames but nothing above r10.
+    """
     cdef uint64_t end = addr + size
     cdef uint32_t i
     if end >= addr:
-        if addr >= stack_lo and end <= stack_lo + BT_MAX_FRAMES * BT_STACK_SIZE:
+        if addr >= stack_lo and end <= stack_top:
             return <uint8_t *>addr
         for i in range(ctx.nregions):
             if addr >= ctx.regions[i].start and end <= ctx.regions[i].end and (
@@ -254,81 +259,81 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
 
         # ---- loads
         elif op == BT_I_LDX_B:
-            p = _mem(ctx, stack_lo, reg[ins.src] + <uint64_t><int64_t>ins.off, 1, 0, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.src] + <uint64_t><int64_t>ins.off, 1, 0, pc - 1)
             if p == NULL:
                 return 0
             reg[ins.dst] = bt_ld8(p)
         elif op == BT_I_LDX_H:
-            p = _mem(ctx, stack_lo, reg[ins.src] + <uint64_t><int64_t>ins.off, 2, 0, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.src] + <uint64_t><int64_t>ins.off, 2, 0, pc - 1)
             if p == NULL:
                 return 0
             reg[ins.dst] = bt_ld16(p)
         elif op == BT_I_LDX_W:
-            p = _mem(ctx, stack_lo, reg[ins.src] + <uint64_t><int64_t>ins.off, 4, 0, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.src] + <uint64_t><int64_t>ins.off, 4, 0, pc - 1)
             if p == NULL:
                 return 0
             reg[ins.dst] = bt_ld32(p)
         elif op == BT_I_LDX_DW:
-            p = _mem(ctx, stack_lo, reg[ins.src] + <uint64_t><int64_t>ins.off, 8, 0, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.src] + <uint64_t><int64_t>ins.off, 8, 0, pc - 1)
             if p == NULL:
                 return 0
             reg[ins.dst] = bt_ld64(p)
         elif op == BT_I_LDX_MEMSX_B:
-            p = _mem(ctx, stack_lo, reg[ins.src] + <uint64_t><int64_t>ins.off, 1, 0, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.src] + <uint64_t><int64_t>ins.off, 1, 0, pc - 1)
             if p == NULL:
                 return 0
             reg[ins.dst] = <uint64_t><int64_t><int8_t>bt_ld8(p)
         elif op == BT_I_LDX_MEMSX_H:
-            p = _mem(ctx, stack_lo, reg[ins.src] + <uint64_t><int64_t>ins.off, 2, 0, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.src] + <uint64_t><int64_t>ins.off, 2, 0, pc - 1)
             if p == NULL:
                 return 0
             reg[ins.dst] = <uint64_t><int64_t><int16_t>bt_ld16(p)
         elif op == BT_I_LDX_MEMSX_W:
-            p = _mem(ctx, stack_lo, reg[ins.src] + <uint64_t><int64_t>ins.off, 4, 0, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.src] + <uint64_t><int64_t>ins.off, 4, 0, pc - 1)
             if p == NULL:
                 return 0
             reg[ins.dst] = <uint64_t><int64_t><int32_t>bt_ld32(p)
 
         # ---- stores of an immediate
         elif op == BT_I_ST_B:
-            p = _mem(ctx, stack_lo, reg[ins.dst] + <uint64_t><int64_t>ins.off, 1, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.dst] + <uint64_t><int64_t>ins.off, 1, 1, pc - 1)
             if p == NULL:
                 return 0
             bt_st8(p, <uint8_t>ins.imm)
         elif op == BT_I_ST_H:
-            p = _mem(ctx, stack_lo, reg[ins.dst] + <uint64_t><int64_t>ins.off, 2, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.dst] + <uint64_t><int64_t>ins.off, 2, 1, pc - 1)
             if p == NULL:
                 return 0
             bt_st16(p, <uint16_t>ins.imm)
         elif op == BT_I_ST_W:
-            p = _mem(ctx, stack_lo, reg[ins.dst] + <uint64_t><int64_t>ins.off, 4, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.dst] + <uint64_t><int64_t>ins.off, 4, 1, pc - 1)
             if p == NULL:
                 return 0
             bt_st32(p, <uint32_t>ins.imm)
         elif op == BT_I_ST_DW:
-            p = _mem(ctx, stack_lo, reg[ins.dst] + <uint64_t><int64_t>ins.off, 8, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.dst] + <uint64_t><int64_t>ins.off, 8, 1, pc - 1)
             if p == NULL:
                 return 0
             bt_st64(p, <uint64_t>ins.imm)
 
         # ---- stores of a register
         elif op == BT_I_STX_B:
-            p = _mem(ctx, stack_lo, reg[ins.dst] + <uint64_t><int64_t>ins.off, 1, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.dst] + <uint64_t><int64_t>ins.off, 1, 1, pc - 1)
             if p == NULL:
                 return 0
             bt_st8(p, <uint8_t>reg[ins.src])
         elif op == BT_I_STX_H:
-            p = _mem(ctx, stack_lo, reg[ins.dst] + <uint64_t><int64_t>ins.off, 2, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.dst] + <uint64_t><int64_t>ins.off, 2, 1, pc - 1)
             if p == NULL:
                 return 0
             bt_st16(p, <uint16_t>reg[ins.src])
         elif op == BT_I_STX_W:
-            p = _mem(ctx, stack_lo, reg[ins.dst] + <uint64_t><int64_t>ins.off, 4, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.dst] + <uint64_t><int64_t>ins.off, 4, 1, pc - 1)
             if p == NULL:
                 return 0
             bt_st32(p, <uint32_t>reg[ins.src])
         elif op == BT_I_STX_DW:
-            p = _mem(ctx, stack_lo, reg[ins.dst] + <uint64_t><int64_t>ins.off, 8, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], reg[ins.dst] + <uint64_t><int64_t>ins.off, 8, 1, pc - 1)
             if p == NULL:
                 return 0
             bt_st64(p, reg[ins.src])
@@ -345,7 +350,7 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
               op == BT_I_STX_ATOMIC_W_AXCHG or
               op == BT_I_STX_ATOMIC_W_ACMPXCHG):
             a = reg[ins.dst] + <uint64_t><int64_t>ins.off
-            p = _mem(ctx, stack_lo, a, 4, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], a, 4, 1, pc - 1)
             if p == NULL:
                 return 0
             if a & 3:
@@ -364,7 +369,7 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
               op == BT_I_STX_ATOMIC_DW_AXCHG or
               op == BT_I_STX_ATOMIC_DW_ACMPXCHG):
             a = reg[ins.dst] + <uint64_t><int64_t>ins.off
-            p = _mem(ctx, stack_lo, a, 8, 1, pc - 1)
+            p = _mem(ctx, stack_lo, reg[10], a, 8, 1, pc - 1)
             if p == NULL:
                 return 0
             if a & 7:

@@ -1,0 +1,5 @@
+"""``python -m bpftime``: see bpftime.cli."""
+
+from .cli import main
+
+raise SystemExit(main())
