@@ -356,7 +356,7 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
             if a & 3:
                 _fail(ctx, BT_ERR_STORE_OOB, a, 4, pc - 1)
                 return 0
-            if not _atomic32(<uint32_t *>p, op, ins.src, reg):
+            if not _atomic32(<uint32_t *>p, op - BT_I_STX_ATOMIC_W_AADD, ins.src, reg):
                 return 0
         elif (op == BT_I_STX_ATOMIC_DW_AADD or
               op == BT_I_STX_ATOMIC_DW_AOR or
@@ -375,7 +375,7 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
             if a & 7:
                 _fail(ctx, BT_ERR_STORE_OOB, a, 8, pc - 1)
                 return 0
-            if not _atomic64(<uint64_t *>p, op, ins.src, reg):
+            if not _atomic64(<uint64_t *>p, op - BT_I_STX_ATOMIC_DW_AADD, ins.src, reg):
                 return 0
 
         # ---- jumps, 64-bit compare, immediate
@@ -600,56 +600,56 @@ cdef inline uint64_t _smod32(uint32_t d, uint32_t s) noexcept nogil:
     return <uint32_t>((<int32_t>d) % (<int32_t>s))
 
 
-cdef inline bint _atomic32(uint32_t *p, uint16_t op, uint8_t src, uint64_t *reg) noexcept nogil:
-    cdef uint16_t v = op & 0xff00
+cdef inline bint _atomic32(uint32_t *p, int v, uint8_t src, uint64_t *reg) noexcept nogil:
+    # v: position in the AADD..ACMPXCHG run of BT_INTERP_OPS (same order for W and DW)
     cdef uint32_t s = <uint32_t>reg[src]
-    if v == BT_V_AADD:
+    if v == 0:
         bt_atomic_add32(p, s)
-    elif v == BT_V_AOR:
+    elif v == 1:
         bt_atomic_or32(p, s)
-    elif v == BT_V_AAND:
+    elif v == 2:
         bt_atomic_and32(p, s)
-    elif v == BT_V_AXOR:
+    elif v == 3:
         bt_atomic_xor32(p, s)
-    elif v == BT_V_AFADD:
+    elif v == 4:
         reg[src] = bt_atomic_add32(p, s)
-    elif v == BT_V_AFOR:
+    elif v == 5:
         reg[src] = bt_atomic_or32(p, s)
-    elif v == BT_V_AFAND:
+    elif v == 6:
         reg[src] = bt_atomic_and32(p, s)
-    elif v == BT_V_AFXOR:
+    elif v == 7:
         reg[src] = bt_atomic_xor32(p, s)
-    elif v == BT_V_AXCHG:
+    elif v == 8:
         reg[src] = bt_atomic_xchg32(p, s)
-    elif v == BT_V_ACMPXCHG:
+    elif v == 9:
         reg[0] = bt_atomic_cmpxchg32(p, <uint32_t>reg[0], s)
     else:
         return 0
     return 1
 
 
-cdef inline bint _atomic64(uint64_t *p, uint16_t op, uint8_t src, uint64_t *reg) noexcept nogil:
-    cdef uint16_t v = op & 0xff00
+cdef inline bint _atomic64(uint64_t *p, int v, uint8_t src, uint64_t *reg) noexcept nogil:
+    # v: position in the AADD..ACMPXCHG run of BT_INTERP_OPS (same order for W and DW)
     cdef uint64_t s = reg[src]
-    if v == BT_V_AADD:
+    if v == 0:
         bt_atomic_add64(p, s)
-    elif v == BT_V_AOR:
+    elif v == 1:
         bt_atomic_or64(p, s)
-    elif v == BT_V_AAND:
+    elif v == 2:
         bt_atomic_and64(p, s)
-    elif v == BT_V_AXOR:
+    elif v == 3:
         bt_atomic_xor64(p, s)
-    elif v == BT_V_AFADD:
+    elif v == 4:
         reg[src] = bt_atomic_add64(p, s)
-    elif v == BT_V_AFOR:
+    elif v == 5:
         reg[src] = bt_atomic_or64(p, s)
-    elif v == BT_V_AFAND:
+    elif v == 6:
         reg[src] = bt_atomic_and64(p, s)
-    elif v == BT_V_AFXOR:
+    elif v == 7:
         reg[src] = bt_atomic_xor64(p, s)
-    elif v == BT_V_AXCHG:
+    elif v == 8:
         reg[src] = bt_atomic_xchg64(p, s)
-    elif v == BT_V_ACMPXCHG:
+    elif v == 9:
         reg[0] = bt_atomic_cmpxchg64(p, reg[0], s)
     else:
         return 0

@@ -146,6 +146,7 @@ cdef class Program:
         memset(self.table, 0, sizeof(self.table))
 
     def __init__(self, code, engine="jit", helpers=None, maps=None):
+        cdef uint32_t bad = 0
         if engine not in ("jit", "interp"):
             raise ValueError(f"engine must be 'jit' or 'interp', not {engine!r}")
         self.engine = engine
@@ -172,6 +173,9 @@ cdef class Program:
         if self.insns == NULL or self.entries == NULL:
             raise MemoryError()
         memcpy(self.insns, PyBytes_AS_STRING(dec.packed), len(dec.packed))
+        if bt_iop__translate(self.insns, self.n, &bad) != 0:
+            raise LoadError(f"insn {bad}: decoder produced an opcode the interpreter lacks "
+                            f"(0x{self.insns[bad].op:x}); this is a bpftime bug", bad)
         memset(self.entries, 0, self.n)
         for e in dec.entries:
             self.entries[e] = 1

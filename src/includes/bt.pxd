@@ -184,6 +184,9 @@ cdef extern from "bt_insn.h" nogil:
         BT_I_JMP_EXIT
 
 
+    int bt_iop__translate(bt_insn *insns, uint32_t n, uint32_t *bad)
+
+
 cdef extern from "bt_ctx.h" nogil:
     ctypedef struct bt_ctx
     ctypedef uint64_t (*bt_helper_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, bt_ctx *) noexcept nogil
