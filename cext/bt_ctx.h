@@ -61,6 +61,7 @@ struct bt_ctx {
     uint32_t error_size;          /* size of a faulting access */
     uint32_t nregions;            /* extra memory regions (interpreter checks) */
     void *user;                   /* owner's data, e.g. Python helper callables */
+    uint64_t max_steps;           /* interpreter budget of backward jumps and calls */
     bt_region regions[BT_MAX_REGIONS];
 };
 

@@ -141,3 +141,23 @@ def test_interpreter_checks_memory(
     # the process is unharmed and the program can run again
     with pytest.raises(bpftime.ExecutionError):
         p.run(mem)
+
+
+def test_interpreter_stops_endless_loop() -> None:
+    # 0: r0 += 1 ; 1: ja -2 (back to 0) ; 2: exit -- never exits
+    loop = ins(o.CLS_ALU64 | o.OP_ADD, 0, imm=1) + ins(JA, off=-2) + EXIT
+    p = bpftime.Program(loop, engine="interp", max_steps=1000)
+    with pytest.raises(bpftime.ExecutionError, match=r"insn 1: the program took more than 1000"):
+        p.run()
+
+
+def test_step_budget_counts_backward_jumps_only() -> None:
+    # a loop of 10 iterations takes its backward jump 9 times (the 10th test falls through),
+    # so max_steps=9 is just enough and 8 is not
+    code = (ins(o.CLS_ALU64 | o.OP_MOV, 0, imm=0) + ins(o.CLS_ALU64 | o.OP_ADD, 0, imm=1)
+            + ins(o.CLS_JMP | o.JLT, 0, off=-2, imm=10) + EXIT)  # fmt: skip
+    assert bpftime.Program(code, engine="interp", max_steps=9).run() == 10
+    with pytest.raises(bpftime.ExecutionError, match="more than 8 backward"):
+        bpftime.Program(code, engine="interp", max_steps=8).run()
+    with pytest.raises(ValueError, match="max_steps"):
+        bpftime.Program(code, max_steps=0)

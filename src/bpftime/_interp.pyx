@@ -57,6 +57,15 @@ cdef inline uint8_t *_mem(bt_ctx *ctx, uint64_t stack_lo, uint64_t stack_top, ui
     return _fail(ctx, BT_ERR_STORE_OOB if write else BT_ERR_LOAD_OOB, addr, size, pc)
 
 
+cdef inline bint _spend(bt_ctx *ctx, uint64_t *steps_left, uint32_t pc) noexcept nogil:
+    """Count one backward jump or call against the budget; true when it is exhausted."""
+    if steps_left[0] == 0:
+        _fail(ctx, BT_ERR_STEP_LIMIT, ctx.max_steps, 0, pc)
+        return 1
+    steps_left[0] -= 1
+    return 0
+
+
 cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
                         uint64_t r1, uint64_t r2, bt_ctx *ctx) noexcept nogil:
     cdef uint64_t reg[11]
@@ -73,6 +82,7 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
     cdef bt_helper_fn fn
     cdef uint64_t stack_lo = <uint64_t>&stack[0]
     cdef uint64_t code_lo = <uint64_t>code
+    cdef uint64_t steps_left = ctx.max_steps
 
     reg[0] = 0
     reg[1] = r1
@@ -379,147 +389,235 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
                 return 0
 
         # ---- jumps, 64-bit compare, immediate
-        elif op == BT_I_JMP_JA:
-            pc = <uint32_t>ins.off
-        elif op == BT_I_JMP32_JA:
+        elif op == BT_I_JMP_JA or op == BT_I_JMP32_JA:
+            if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                return 0
             pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JEQ:
             if reg[ins.dst] == <uint64_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JNE:
             if reg[ins.dst] != <uint64_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JGT:
             if reg[ins.dst] > <uint64_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JGE:
             if reg[ins.dst] >= <uint64_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JLT:
             if reg[ins.dst] < <uint64_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JLE:
             if reg[ins.dst] <= <uint64_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JSET:
             if reg[ins.dst] & <uint64_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JSGT:
             if <int64_t>reg[ins.dst] > ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JSGE:
             if <int64_t>reg[ins.dst] >= ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JSLT:
             if <int64_t>reg[ins.dst] < ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_K_JSLE:
             if <int64_t>reg[ins.dst] <= ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
 
         # ---- jumps, 64-bit compare, register
         elif op == BT_I_JMP_X_JEQ:
             if reg[ins.dst] == reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JNE:
             if reg[ins.dst] != reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JGT:
             if reg[ins.dst] > reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JGE:
             if reg[ins.dst] >= reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JLT:
             if reg[ins.dst] < reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JLE:
             if reg[ins.dst] <= reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JSET:
             if reg[ins.dst] & reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JSGT:
             if <int64_t>reg[ins.dst] > <int64_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JSGE:
             if <int64_t>reg[ins.dst] >= <int64_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JSLT:
             if <int64_t>reg[ins.dst] < <int64_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP_X_JSLE:
             if <int64_t>reg[ins.dst] <= <int64_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
 
         # ---- jumps, 32-bit compare, immediate
         elif op == BT_I_JMP32_K_JEQ:
             if <uint32_t>reg[ins.dst] == <uint32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JNE:
             if <uint32_t>reg[ins.dst] != <uint32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JGT:
             if <uint32_t>reg[ins.dst] > <uint32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JGE:
             if <uint32_t>reg[ins.dst] >= <uint32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JLT:
             if <uint32_t>reg[ins.dst] < <uint32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JLE:
             if <uint32_t>reg[ins.dst] <= <uint32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JSET:
             if <uint32_t>reg[ins.dst] & <uint32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JSGT:
             if <int32_t>reg[ins.dst] > <int32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JSGE:
             if <int32_t>reg[ins.dst] >= <int32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JSLT:
             if <int32_t>reg[ins.dst] < <int32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_K_JSLE:
             if <int32_t>reg[ins.dst] <= <int32_t>ins.imm:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
 
         # ---- jumps, 32-bit compare, register
         elif op == BT_I_JMP32_X_JEQ:
             if <uint32_t>reg[ins.dst] == <uint32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JNE:
             if <uint32_t>reg[ins.dst] != <uint32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JGT:
             if <uint32_t>reg[ins.dst] > <uint32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JGE:
             if <uint32_t>reg[ins.dst] >= <uint32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JLT:
             if <uint32_t>reg[ins.dst] < <uint32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JLE:
             if <uint32_t>reg[ins.dst] <= <uint32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JSET:
             if <uint32_t>reg[ins.dst] & <uint32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JSGT:
             if <int32_t>reg[ins.dst] > <int32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JSGE:
             if <int32_t>reg[ins.dst] >= <int32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JSLT:
             if <int32_t>reg[ins.dst] < <int32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
         elif op == BT_I_JMP32_X_JSLE:
             if <int32_t>reg[ins.dst] <= <int32_t>reg[ins.src]:
+                if <uint32_t>ins.off < pc and _spend(ctx, &steps_left, pc - 1):
+                    return 0
                 pc = <uint32_t>ins.off
 
         # ---- calls and exit
@@ -546,6 +644,8 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
                     _fail(ctx, BT_ERR_CALLX_TARGET, reg[ins.dst], 0, pc - 1)
                     return 0
                 target = <uint32_t>(a // sizeof(bt_insn))
+            if _spend(ctx, &steps_left, pc - 1):
+                return 0
             if depth + 1 >= BT_MAX_FRAMES:
                 _fail(ctx, BT_ERR_CALL_DEPTH, 0, 0, pc - 1)
                 return 0

@@ -32,6 +32,9 @@ MAX_HELPERS = BT_MAX_HELPERS
 MAX_FRAMES = BT_MAX_FRAMES
 STACK_SIZE = BT_STACK_SIZE
 MAX_INSNS = BT_MAX_INSNS
+# backward jumps + calls one interpreter run may take before it is stopped (a few
+# seconds of work): unverified programs cannot hang the caller
+DEFAULT_MAX_STEPS = 1 << 30
 
 
 cdef class NativeHelper:
@@ -120,12 +123,14 @@ def _arity(fn):
 cdef class Program:
     """An eBPF program ready to run in this process.
 
-    Program(code, engine="jit" | "interp", helpers=None, maps=None)
+    Program(code, engine="jit" | "interp", helpers=None, maps=None, max_steps=2**30)
 
     ``helpers`` maps helper ids to Python callables (called with up to five
     integer arguments, r1-r5; must return an int) or NativeHelper objects.
     ``maps`` maps the fd/index an ``lddw`` pseudo-instruction names to a
-    bpftime.insn.MapBinding. Malformed code raises LoadError.
+    bpftime.insn.MapBinding. ``max_steps`` bounds the backward jumps and calls of one
+    interpreter run (the JIT runs verified code and has no budget). Malformed code
+    raises LoadError.
     """
     cdef bt_insn *insns
     cdef uint8_t *entries
@@ -135,6 +140,7 @@ cdef class Program:
     cdef bint has_py
     cdef bt_jit_fn jit_entry
     cdef list static_regions
+    cdef readonly uint64_t max_steps
     cdef readonly str engine
     cdef readonly object decoded
     cdef readonly object jit_code
@@ -145,8 +151,11 @@ cdef class Program:
         self.jit_entry = NULL
         memset(self.table, 0, sizeof(self.table))
 
-    def __init__(self, code, engine="jit", helpers=None, maps=None):
+    def __init__(self, code, engine="jit", helpers=None, maps=None, max_steps=DEFAULT_MAX_STEPS):
         cdef uint32_t bad = 0
+        if max_steps < 1:
+            raise ValueError("max_steps must be >= 1")
+        self.max_steps = max_steps
         if engine not in ("jit", "interp"):
             raise ValueError(f"engine must be 'jit' or 'interp', not {engine!r}")
         self.engine = engine
@@ -203,6 +212,7 @@ cdef class Program:
         cdef object r
         ctx.helpers = self.table
         bt_ctx__reset(ctx)
+        ctx.max_steps = self.max_steps
         ctx.user = <void *>calls
         for r in self.static_regions:
             bt_ctx__add_region(ctx, <void *><size_t>r[0], r[1], r[2])
@@ -232,6 +242,11 @@ cdef class Program:
         if err == BT_ERR_CALLX_TARGET:
             raise ExecutionError(f"{where}callx target {ctx.error_addr:#x} is not the address of "
                                  "a subprogram", pc, ctx.error_addr)
+        if err == BT_ERR_STEP_LIMIT:
+            raise ExecutionError(
+                f"{where}the program took more than {self.max_steps} backward jumps and calls "
+                "without finishing (an endless loop?); pass a larger max_steps to Program if "
+                "it is legitimately long", pc)
         if err == BT_ERR_NO_HELPER:
             raise ExecutionError(f"{where}helper {ctx.error_addr} is not registered", pc)
         raise ExecutionError(f"{where}run failed (error code {err})", pc)

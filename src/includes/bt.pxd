@@ -208,6 +208,7 @@ cdef extern from "bt_ctx.h" nogil:
         uint32_t error_size
         uint32_t nregions
         void *user
+        uint64_t max_steps
         bt_region regions[1]
 
     enum:
