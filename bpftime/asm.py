@@ -501,7 +501,6 @@ _CANDIDATES = _build_candidates()
 class _Statement:
     line: int
     index: int
-    mnemonic: str
     form: _Form
     operands: list[str]
 
@@ -538,7 +537,7 @@ def _split(text: str) -> tuple[list[_Statement], dict[str, int]]:
                 f"got {len(operands)} operand(s)",
                 number,
             )
-        statements.append(_Statement(number, index, mnemonic, form, operands))
+        statements.append(_Statement(number, index, form, operands))
         index += form.shape.slots
     return statements, labels
 
