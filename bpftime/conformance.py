@@ -32,8 +32,8 @@ from typing import TextIO
 
 from . import asm
 from ._program import Program, ubpf_test_helpers
-from .opcodes import MAX_INSNS
 from .errors import AsmError, ExecutionError, LoadError
+from .opcodes import MAX_INSNS
 
 ENGINES = ("interp", "jit")
 

@@ -16,7 +16,7 @@ termination); that is the verifier's job. Every rejection goes through
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import opcodes as op
@@ -84,6 +84,10 @@ class DecodedProgram:
         return self.entries[i + 1] if i + 1 < len(self.entries) else len(self.insns)
 
 
+# check_target(insn index, target index, what) -> target, or raises LoadError
+_TargetCheck = Callable[[int, int, str], int]
+
+
 def _reject(index: int | None, message: str) -> LoadError:
     where = f"insn {index}: " if index is not None else ""
     return LoadError(f"{where}{message}", index)
@@ -149,7 +153,9 @@ def validate(
 
     def check_target(i: int, t: int, what: str) -> int:
         if t < 0 or t >= n:
-            raise _reject(i, f"{what} out of bounds: target {t} is outside the program (0..{n - 1})")
+            raise _reject(
+                i, f"{what} out of bounds: target {t} is outside the program (0..{n - 1})"
+            )
         if insns[t] is None:
             raise _reject(i, f"{what} to the middle of an lddw at insn {t - 1}")
         return t
@@ -299,14 +305,13 @@ def _check_jmp(
     i: int,
     ins: Insn,
     helpers: set[int],
-    check_target: object,
+    check_target: _TargetCheck,
     entries: set[int],
     targets: list[tuple[int, int]],
 ) -> tuple[int, int]:
     c, a = ins.opcode, op.alu_op(ins.opcode)
     is32 = ins.cls == op.CLS_JMP32
-    tgt = check_target  # callable(i, t, what) -> int
-    assert callable(tgt)
+    tgt = check_target
     if a == op.JA:
         if op.src_bit(c) or ins.src or ins.dst:
             raise _reject(i, "ja: source bit and registers must be 0")
@@ -346,7 +351,8 @@ def _check_jmp(
             return c | op.V_FUNC, t
         if ins.src == op.PSEUDO_KFUNC_CALL:
             raise _reject(
-                i, f"call to kernel function (kfunc, BTF id {ins.imm}) is not supported in userspace"
+                i,
+                f"call to kernel function (kfunc, BTF id {ins.imm}) is not supported in userspace",
             )
         raise _reject(i, f"invalid source register {ins.src} for call")
     if a == op.EXIT:
@@ -372,7 +378,7 @@ def _check_lddw(
     i: int,
     ins: Insn,
     maps: Mapping[int, MapBinding],
-    check_target: object,
+    check_target: _TargetCheck,
     entries: set[int],
     regions: list[tuple[int, int, bool]],
 ) -> tuple[int, int, int]:
@@ -381,7 +387,12 @@ def _check_lddw(
     lo, hi = ins.imm & 0xFFFFFFFF, ins.imm >> 32
     if ins.src == 0:
         return op.LDDW, 0, ins.imm
-    if ins.src in (op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_VALUE, op.PSEUDO_MAP_IDX_VALUE):
+    if ins.src in (
+        op.PSEUDO_MAP_FD,
+        op.PSEUDO_MAP_IDX,
+        op.PSEUDO_MAP_VALUE,
+        op.PSEUDO_MAP_IDX_VALUE,
+    ):
         kind = "map" if ins.src in (op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX) else "map value"
         if hi and kind == "map":
             raise _reject(i, "lddw of a map: the second imm must be 0")
@@ -395,11 +406,12 @@ def _check_lddw(
         if kind == "map":
             return op.LDDW, 0, binding.handle
         if hi >= max(binding.value_size, 1):
-            raise _reject(i, f"lddw map value offset {hi} is outside the value ({binding.value_size} bytes)")
+            raise _reject(
+                i, f"lddw map value offset {hi} is outside the value ({binding.value_size} bytes)"
+            )
         regions.append((binding.value_addr, binding.value_size, binding.writable))
         return op.LDDW, 0, binding.value_addr + hi
     if ins.src == op.PSEUDO_FUNC:
-        assert callable(check_target)
         if hi:
             raise _reject(i, "lddw of a function: the second imm must be 0")
         t = check_target(i, i + 1 + _signed32(lo), "function reference")

@@ -93,7 +93,9 @@ def atomic(draw: st.DrawFn) -> list[bytes]:
     n = o.SIZE_BYTES[size]
     off = -n * draw(st.integers(1, 64 // n))
     # cmpxchg reads r0 and the others may write their source register: any value reg
-    return [ins(o.CLS_STX | o.MODE_ATOMIC | size, 10, draw(reg), off, draw(st.sampled_from(ATOMICS)))]
+    return [
+        ins(o.CLS_STX | o.MODE_ATOMIC | size, 10, draw(reg), off, draw(st.sampled_from(ATOMICS)))
+    ]
 
 
 @st.composite
@@ -126,7 +128,11 @@ def layout(items: list[object]) -> bytes:
         rel = target - (starts[i] + 1)
         if x[0] == "ja":
             cls = x[1]
-            out += ins(o.CLS_JMP32 | o.JA, imm=rel) if cls == o.CLS_JMP32 else ins(o.CLS_JMP | o.JA, off=rel)
+            out += (
+                ins(o.CLS_JMP32 | o.JA, imm=rel)
+                if cls == o.CLS_JMP32
+                else ins(o.CLS_JMP | o.JA, off=rel)
+            )
         elif x[0] == "jx":
             out += ins(x[1], x[2], x[3], off=rel)
         else:
@@ -141,7 +147,9 @@ instruction = st.one_of(alu(), alu(), alu(), lddw(), memory(), memory(), atomic(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(instruction, min_size=1, max_size=40), st.binary(min_size=MEM_SIZE, max_size=MEM_SIZE))
+@given(
+    st.lists(instruction, min_size=1, max_size=40), st.binary(min_size=MEM_SIZE, max_size=MEM_SIZE)
+)
 def test_interpreter_and_jit_agree(parts: list[list[object]], mem: bytes) -> None:
     items = [x for group in parts for x in group]
     code = PROLOGUE + layout(items)
@@ -164,7 +172,9 @@ SUB = (
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(alu(), min_size=1, max_size=20), st.lists(alu(), min_size=0, max_size=10))
-def test_engines_agree_across_local_calls(before: list[list[bytes]], after: list[list[bytes]]) -> None:
+def test_engines_agree_across_local_calls(
+    before: list[list[bytes]], after: list[list[bytes]]
+) -> None:
     head = b"".join(b for g in before for b in g)
     tail = b"".join(b for g in after for b in g)
     # main: ..., call sub, ..., exit ; the call's offset skips the tail and exit

@@ -178,13 +178,18 @@ def test_jmp32(engine: str, name: str, jop: int, a: int, b: int, t32: int, t64: 
 def test_jmp_imm_is_sign_extended(engine: str) -> None:
     # jeq r1, -1 compares against 0xffff_ffff_ffff_ffff in 64-bit and 0xffff_ffff in 32-bit
     assert bpftime.Program(branch(o.JEQ, M, -1, reg=False), engine=engine).run() == 1
-    assert bpftime.Program(branch(o.JEQ, 0xFFFFFFFF, -1, reg=False, cls=JMP32), engine=engine).run() == 1
+    assert (
+        bpftime.Program(branch(o.JEQ, 0xFFFFFFFF, -1, reg=False, cls=JMP32), engine=engine).run()
+        == 1
+    )
 
 
 def test_ja_and_gotol(engine: str) -> None:
     ja = mov(0, 1) + ins(JMP | o.JA, off=1) + mov(0, 2) + EXIT
     gotol = mov(0, 1) + ins(JMP32 | o.JA, imm=1) + mov(0, 2) + EXIT
-    back = mov(0, 0) + ins(JMP | o.JA, off=1) + EXIT + k64(o.OP_ADD, 0, 3) + ins(JMP32 | o.JA, imm=-3)
+    back = (
+        mov(0, 0) + ins(JMP | o.JA, off=1) + EXIT + k64(o.OP_ADD, 0, 3) + ins(JMP32 | o.JA, imm=-3)
+    )
     assert bpftime.Program(ja, engine=engine).run() == 1
     assert bpftime.Program(gotol, engine=engine).run() == 1
     assert bpftime.Program(back, engine=engine).run() == 3
@@ -197,7 +202,11 @@ LOAD_CASES = [
     ("ldxh", ins(o.CLS_LDX | o.MODE_MEM | o.SZ_H, 0, 1, off=2), 0x0403),
     ("ldxw", ins(o.CLS_LDX | o.MODE_MEM | o.SZ_W, 0, 1, off=4), 0x08070605),
     ("ldxdw", ins(o.CLS_LDX | o.MODE_MEM | o.SZ_DW, 0, 1, off=8), 0x100F0E0D0C0B0A09),
-    ("ldx-negative-offset", k64(o.OP_ADD, 1, 4) + ins(o.CLS_LDX | o.MODE_MEM | o.SZ_B, 0, 1, off=-1), 4),
+    (
+        "ldx-negative-offset",
+        k64(o.OP_ADD, 1, 4) + ins(o.CLS_LDX | o.MODE_MEM | o.SZ_B, 0, 1, off=-1),
+        4,
+    ),
 ]
 
 
@@ -348,7 +357,9 @@ def test_helper_exception_becomes_execution_error(engine: str) -> None:
         raise ValueError("no luck")
 
     p = bpftime.Program(mov(0, 0) + call_helper(2) + EXIT, engine=engine, helpers={2: boom})
-    with pytest.raises(bpftime.ExecutionError, match=r"insn 1: helper 2 raised ValueError: no luck"):
+    with pytest.raises(
+        bpftime.ExecutionError, match=r"insn 1: helper 2 raised ValueError: no luck"
+    ):
         p.run()
 
 
@@ -367,25 +378,41 @@ def test_native_unwind_helper_stops_program(engine: str) -> None:
 
 def test_local_call_args_return_and_callee_saved(engine: str) -> None:
     code = (
-        mov(6, 9) + mov(1, 5) + call_local(2) + x64(o.OP_ADD, 0, 6) + EXIT
+        mov(6, 9)
+        + mov(1, 5)
+        + call_local(2)
+        + x64(o.OP_ADD, 0, 6)
+        + EXIT
         # sub: r0 = r1 + 1, clobber r6
-        + movx(0, 1) + k64(o.OP_ADD, 0, 1) + mov(6, 100) + EXIT
+        + movx(0, 1)
+        + k64(o.OP_ADD, 0, 1)
+        + mov(6, 100)
+        + EXIT
     )
     assert bpftime.Program(code, engine=engine).run() == 6 + 9
 
 
 def test_local_call_has_own_stack(engine: str) -> None:
     code = (
-        st(o.SZ_W, -4, 0x55) + call_local(2) + ldx(o.SZ_W, 0, 10, -4) + EXIT
-        + st(o.SZ_W, -4, 0x66) + EXIT
+        st(o.SZ_W, -4, 0x55)
+        + call_local(2)
+        + ldx(o.SZ_W, 0, 10, -4)
+        + EXIT
+        + st(o.SZ_W, -4, 0x66)
+        + EXIT
     )
     assert bpftime.Program(code, engine=engine).run() == 0x55
 
 
 def test_callee_writes_through_pointer_to_caller_stack(engine: str) -> None:
     code = (
-        movx(1, 10) + k64(o.OP_ADD, 1, -8) + call_local(2) + ldx(o.SZ_DW, 0, 10, -8) + EXIT
-        + ins(o.CLS_ST | o.MODE_MEM | o.SZ_DW, 1, imm=42) + EXIT
+        movx(1, 10)
+        + k64(o.OP_ADD, 1, -8)
+        + call_local(2)
+        + ldx(o.SZ_DW, 0, 10, -8)
+        + EXIT
+        + ins(o.CLS_ST | o.MODE_MEM | o.SZ_DW, 1, imm=42)
+        + EXIT
     )
     assert bpftime.Program(code, engine=engine).run() == 42
 
@@ -415,8 +442,13 @@ def test_too_deep_is_an_error(engine: str) -> None:
 
 def test_callx_through_function_pointer(engine: str) -> None:
     code = (
-        lddw(2, 4, src=o.PSEUDO_FUNC) + mov(1, 20) + ins(JMP | X | o.CALL, 2) + EXIT
-        + movx(0, 1) + k64(o.OP_MUL, 0, 2) + EXIT
+        lddw(2, 4, src=o.PSEUDO_FUNC)
+        + mov(1, 20)
+        + ins(JMP | X | o.CALL, 2)
+        + EXIT
+        + movx(0, 1)
+        + k64(o.OP_MUL, 0, 2)
+        + EXIT
     )
     assert bpftime.Program(code, engine=engine).run() == 40
 

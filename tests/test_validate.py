@@ -79,7 +79,9 @@ BAD = [
 
 @pytest.mark.parametrize("name,code,index,message", BAD, ids=[b[0] for b in BAD])
 @pytest.mark.parametrize("engine", ["interp", "jit"])
-def test_rejected_at_load(name: str, code: bytes, index: int | None, message: str, engine: str) -> None:
+def test_rejected_at_load(
+    name: str, code: bytes, index: int | None, message: str, engine: str
+) -> None:
     with pytest.raises(bpftime.LoadError) as info:
         bpftime.Program(code, engine=engine)
     assert message in str(info.value)
