@@ -179,16 +179,11 @@ def validate(
             if dec_op == op.CLS_JMP | op.CALL:
                 used_helpers.add(ins.imm)
         elif klass == op.CLS_LD:
-            if c != op.LDDW:
-                if op.mem_mode(c) in (op.MODE_ABS, op.MODE_IND):
-                    raise _reject(
-                        i,
-                        f"legacy packet access opcode 0x{c:02x} (LD_ABS/LD_IND) is not supported;"
-                        " load packet bytes with ldx from the context instead",
-                    )
-                raise _reject(i, f"unknown opcode 0x{c:02x}")
-            dec_op, dec_off, dec_imm = _check_lddw(i, ins, maps, check_target, entries, regions)
-            lddw_values[i] = dec_imm
+            if c == op.LDDW:
+                dec_op, dec_off, dec_imm = _check_lddw(i, ins, maps, check_target, entries, regions)
+                lddw_values[i] = dec_imm
+            else:
+                _check_legacy_packet(i, ins)
         elif klass == op.CLS_LDX:
             _check_ldx(i, ins)
         elif klass == op.CLS_ST:
@@ -420,6 +415,17 @@ def _check_lddw(
     if ins.src == op.PSEUDO_BTF_ID:
         raise _reject(i, "lddw of a kernel symbol (BTF id) is not supported in userspace")
     raise _reject(i, f"invalid source register for lddw: {ins.src}")
+
+
+def _check_legacy_packet(i: int, ins: Insn) -> None:
+    """LD_ABS / LD_IND (RFC 9669 section 5.5): deprecated, but part of the ISA."""
+    c, mode = ins.opcode, op.mem_mode(ins.opcode)
+    if mode not in (op.MODE_ABS, op.MODE_IND) or op.mem_size(c) == op.SZ_DW:
+        raise _reject(i, f"unknown opcode 0x{c:02x}")
+    if ins.dst or ins.off:
+        raise _reject(i, "legacy packet load: dst and offset must be 0 (the result goes to r0)")
+    if mode == op.MODE_ABS and ins.src:
+        raise _reject(i, "legacy packet load (abs): src must be 0")
 
 
 def _signed32(v: int) -> int:

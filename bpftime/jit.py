@@ -51,6 +51,8 @@ CTX_FIELDS = {
     "exit_value": (24, I64),
     "error_pc": (32, I64),
     "error_addr": (40, I64),
+    "pkt": (48, I64),
+    "pkt_len": (56, I64),
 }
 EXIT_STOP = 1
 EXIT_ERROR = 2
@@ -187,7 +189,10 @@ class _FunctionLowering:
         elif k in (op.CLS_JMP, op.CLS_JMP32):
             self._jmp(i, ins, k == op.CLS_JMP32)
         elif k == op.CLS_LD:
-            self._lddw(i, ins)
+            if ins.opcode == op.LDDW:
+                self._lddw(i, ins)
+            else:
+                self._legacy_packet_load(i, ins)
         elif k == op.CLS_LDX:
             ty = _MEM_TYPES[op.mem_size(ins.opcode)]
             v = self.b.load(self.addr(ins.src, ins.off, ty), align=1)
@@ -207,6 +212,30 @@ class _FunctionLowering:
             self.set(ins.dst, self.b.ptrtoint(self.funcs[target], I64))
         else:
             self.set(ins.dst, _const(self.prog.lddw_values[i]))
+
+    def _legacy_packet_load(self, i: int, ins: Insn) -> None:
+        """LD_ABS/LD_IND: r0 = big-endian bytes of the input; outside it, exit with r0 = 0."""
+        b = self.b
+        size = op.SIZE_BYTES[op.mem_size(ins.opcode)]
+        ty = _MEM_TYPES[op.mem_size(ins.opcode)]
+        off = _const(ins.imm)
+        if op.mem_mode(ins.opcode) == op.MODE_IND:
+            off32 = b.add(self.get32(ins.src), _const(ins.imm, I32))
+            off = b.sext(off32, I64)
+        length = b.load(self._field_ptr("pkt_len"))
+        end = b.add(off, _const(size))
+        outside = b.or_(b.icmp_signed("<", off, _const(0)), b.icmp_unsigned(">", end, length))
+        bad = self.fn.append_basic_block(f"pkt_out{i}")
+        ok = self.fn.append_basic_block(f"pkt_in{i}")
+        b.cbranch(outside, bad, ok)
+        b.position_at_end(bad)
+        b.store(_const(EXIT_STOP, I32), self._field_ptr("exit_flag"))
+        b.store(_const(0), self._field_ptr("exit_value"))
+        b.branch(self.unwind)
+        b.position_at_end(ok)
+        addr = b.add(b.load(self._field_ptr("pkt")), off)
+        v = b.load(b.inttoptr(addr, ir.PointerType(ty)), align=1)
+        self.set(0, b.bswap(v) if size > 1 else v)
 
     def _stx(self, ins: Insn) -> None:
         size = op.mem_size(ins.opcode)

@@ -13,6 +13,7 @@ aarch64.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno as errno_mod
 import functools
@@ -147,26 +148,31 @@ class KernelProgram:
             )
         insns = ctypes.create_string_buffer(bytes(code), len(code))
         lic = ctypes.create_string_buffer(license.encode())
-        log = ctypes.create_string_buffer(_LOG_SIZE)
         attr = _ProgLoadAttr(
             prog_type=prog_type,
             insn_cnt=len(code) // 8,
             insns=ctypes.addressof(insns),
             license=ctypes.addressof(lic),
-            log_level=1,
-            log_size=_LOG_SIZE,
-            log_buf=ctypes.addressof(log),
         )
+        # Like libbpf: load without a log first (a log that overflows fails the
+        # load with ENOSPC even when the program is fine), and only on failure
+        # load again with a log to tell why.
         try:
             self._fd = _bpf(BPF_PROG_LOAD, attr)
+            return
         except OSError as e:
-            tail = _log_tail(log.raw)
-            detail = f"\nverifier log (last lines):\n{tail}" if tail else " (empty verifier log)"
-            raise KernelError(
-                f"kernel load: BPF_PROG_LOAD failed: {errno_mod.errorcode.get(e.errno or 0, '?')}"
-                f" ({e.strerror}){detail}",
-                e.errno or 0,
-            ) from None
+            err = e.errno or 0
+        log = ctypes.create_string_buffer(_LOG_SIZE)
+        attr.log_level, attr.log_size, attr.log_buf = 1, _LOG_SIZE, ctypes.addressof(log)
+        with contextlib.suppress(OSError):
+            os.close(_bpf(BPF_PROG_LOAD, attr))  # accepted this time: report the first error
+        tail = _log_tail(log.raw)
+        detail = f"\nverifier log (last lines):\n{tail}" if tail else " (empty verifier log)"
+        raise KernelError(
+            f"kernel load: BPF_PROG_LOAD failed: {errno_mod.errorcode.get(err, '?')}"
+            f" ({os.strerror(err)}){detail}",
+            err,
+        )
 
     @property
     def fd(self) -> int:
@@ -240,6 +246,14 @@ def _has_bpf_capability() -> bool:
     return os.geteuid() == 0
 
 
+def _sysctl_note() -> str:
+    try:
+        with open("/proc/sys/kernel/unprivileged_bpf_disabled") as f:
+            return f" (kernel.unprivileged_bpf_disabled={f.read().strip()})"
+    except OSError:
+        return ""
+
+
 @functools.cache
 def available() -> tuple[bool, str]:
     """Can this process load and test-run programs with bpf()? (ok, reason when not).
@@ -262,6 +276,9 @@ def available() -> tuple[bool, str]:
             return False, "bpf() is not implemented by this kernel (CONFIG_BPF_SYSCALL off?)"
         if e.errno == errno_mod.EPERM:
             who = "with CAP_BPF" if privileged else f"as euid {os.geteuid()} without CAP_BPF"
-            return False, f"bpf() refused with EPERM {who}; run as root or grant CAP_BPF"
+            return (
+                False,
+                f"bpf() refused with EPERM {who}{_sysctl_note()}; run as root or grant CAP_BPF",
+            )
         return False, f"bpf() probe failed: {e}"
     return True, "bpf() works"

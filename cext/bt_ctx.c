@@ -13,6 +13,8 @@ void bt_ctx__reset(bt_ctx *ctx)
     ctx->error_pc = -1;
     ctx->error_addr = 0;
     ctx->error_size = 0;
+    ctx->pkt = 0;
+    ctx->pkt_len = 0;
     ctx->nregions = 0;
 }
 

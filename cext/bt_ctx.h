@@ -58,6 +58,8 @@ struct bt_ctx {
     uint64_t exit_value;          /* [JIT] r0 when exit_flag == BT_EXIT_STOP */
     int64_t error_pc;             /* [JIT] instruction index of the error, -1 if unknown */
     uint64_t error_addr;          /* [JIT] address of a faulting access or bad callx target */
+    uint64_t pkt;                 /* [JIT] packet of legacy LD_ABS/LD_IND: the input memory */
+    uint64_t pkt_len;             /* [JIT] its length */
     uint32_t error_size;          /* size of a faulting access */
     uint32_t nregions;            /* extra memory regions (interpreter checks) */
     void *user;                   /* owner's data, e.g. Python helper callables */
@@ -73,6 +75,8 @@ _Static_assert(offsetof(bt_ctx, error) == 20, "JIT layout");
 _Static_assert(offsetof(bt_ctx, exit_value) == 24, "JIT layout");
 _Static_assert(offsetof(bt_ctx, error_pc) == 32, "JIT layout");
 _Static_assert(offsetof(bt_ctx, error_addr) == 40, "JIT layout");
+_Static_assert(offsetof(bt_ctx, pkt) == 48, "JIT layout");
+_Static_assert(offsetof(bt_ctx, pkt_len) == 56, "JIT layout");
 
 /* Reset the per-run fields of ctx (keeps helpers, user and regions). */
 void bt_ctx__reset(bt_ctx *ctx);

@@ -481,3 +481,32 @@ def test_repeat_and_retval(engine: str) -> None:
     assert res.retval == 42
     assert res.repeat == 1000
     assert res.duration_ns > 0
+
+
+PKT = bytes([0x11, 0x22, 0x33, 0x44, 0x55, 0x66])
+LD = o.CLS_LD
+
+LEGACY_CASES = [
+    ("abs-b", ins(LD | o.MODE_ABS | o.SZ_B, imm=5), 0x66),
+    ("abs-h-big-endian", ins(LD | o.MODE_ABS | o.SZ_H, imm=0), 0x1122),
+    ("abs-w-big-endian", ins(LD | o.MODE_ABS | o.SZ_W, imm=2), 0x33445566),
+    ("ind-w", mov(2, 1) + ins(LD | o.MODE_IND | o.SZ_W, 0, 2, imm=1), 0x33445566),
+    ("ind-negative-imm", mov(2, 4) + ins(LD | o.MODE_IND | o.SZ_H, 0, 2, imm=-2), 0x3344),
+    # outside the packet the program ends with r0 = 0, whatever follows
+    ("abs-past-end", mov(0, 7) + ins(LD | o.MODE_ABS | o.SZ_W, imm=3) + mov(0, 9), 0),
+    (
+        "ind-negative-offset",
+        mov(0, 7) + mov(2, 0) + ins(LD | o.MODE_IND | o.SZ_B, 0, 2, imm=-1) + mov(0, 9),
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize("name,code,expected", LEGACY_CASES, ids=[c[0] for c in LEGACY_CASES])
+def test_legacy_packet_loads(engine: str, name: str, code: bytes, expected: int) -> None:
+    assert bpftime.Program(code + EXIT, engine=engine).run(PKT) == expected
+
+
+def test_legacy_packet_load_out_of_bounds_in_subprogram_ends_program(engine: str) -> None:
+    code = mov(0, 5) + call_local(1) + EXIT + ins(LD | o.MODE_ABS | o.SZ_B, imm=100) + EXIT
+    assert bpftime.Program(code, engine=engine).run(PKT) == 0

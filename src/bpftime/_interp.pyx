@@ -57,6 +57,15 @@ cdef inline uint8_t *_mem(bt_ctx *ctx, uint64_t stack_lo, uint64_t stack_top, ui
     return _fail(ctx, BT_ERR_STORE_OOB if write else BT_ERR_LOAD_OOB, addr, size, pc)
 
 
+cdef inline uint8_t *_pkt(bt_ctx *ctx, bint ind, uint64_t src, int64_t imm,
+                          uint32_t size) noexcept nogil:
+    """Pointer to packet bytes [off, off+size) of a legacy load, or NULL when outside."""
+    cdef int64_t off = <int32_t>(<uint32_t>src + <uint32_t>imm) if ind else imm
+    if off < 0 or <uint64_t>off + size > ctx.pkt_len:
+        return NULL
+    return <uint8_t *>(ctx.pkt + <uint64_t>off)
+
+
 cdef inline bint _spend(bt_ctx *ctx, uint64_t *steps_left, uint32_t pc) noexcept nogil:
     """Count one backward jump or call against the budget; true when it is exhausted."""
     if steps_left[0] == 0:
@@ -266,6 +275,24 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
         elif op == BT_I_LD_DW_IMM_FUNC:
             reg[ins.dst] = code_lo + <uint64_t>ins.off * sizeof(bt_insn)
             pc += 1
+
+        # ---- legacy packet loads (RFC 9669 section 5.5): big-endian reads from the
+        #      input memory; a read outside it ends the program with r0 = 0
+        elif op == BT_I_LD_ABS_B or op == BT_I_LD_IND_B:
+            p = _pkt(ctx, op == BT_I_LD_IND_B, reg[ins.src], ins.imm, 1)
+            if p == NULL:
+                return 0
+            reg[0] = bt_ld8(p)
+        elif op == BT_I_LD_ABS_H or op == BT_I_LD_IND_H:
+            p = _pkt(ctx, op == BT_I_LD_IND_H, reg[ins.src], ins.imm, 2)
+            if p == NULL:
+                return 0
+            reg[0] = bt_bswap16(bt_ld16(p))
+        elif op == BT_I_LD_ABS_W or op == BT_I_LD_IND_W:
+            p = _pkt(ctx, op == BT_I_LD_IND_W, reg[ins.src], ins.imm, 4)
+            if p == NULL:
+                return 0
+            reg[0] = bt_bswap32(bt_ld32(p))
 
         # ---- loads
         elif op == BT_I_LDX_B:

@@ -278,6 +278,8 @@ cdef class Program:
             finally:
                 PyBuffer_Release(&view)
             bt_ctx__add_region(&ctx, buf, size, 1)
+            ctx.pkt = <uint64_t>buf
+            ctx.pkt_len = size
             with nogil:
                 r0 = self._exec(&ctx, <uint64_t>buf, size)
             if buf != &small[0]:
@@ -318,6 +320,8 @@ cdef class Program:
             self._prepare(&ctx, calls)
             if buf != NULL:
                 bt_ctx__add_region(&ctx, buf, size, 1)
+                ctx.pkt = <uint64_t>buf
+                ctx.pkt_len = size
             with nogil:
                 clock_gettime(CLOCK_MONOTONIC, &t0)
                 for i in range(reps):

@@ -96,6 +96,12 @@ cdef extern from "bt_insn.h" nogil:
         BT_I_ALU_X_END_64
         BT_I_ALU64_K_END_64
         BT_I_LD_DW_IMM
+        BT_I_LD_ABS_B
+        BT_I_LD_ABS_H
+        BT_I_LD_ABS_W
+        BT_I_LD_IND_B
+        BT_I_LD_IND_H
+        BT_I_LD_IND_W
         BT_I_LD_DW_IMM_FUNC
         BT_I_LDX_B
         BT_I_LDX_H
@@ -205,6 +211,8 @@ cdef extern from "bt_ctx.h" nogil:
         uint64_t exit_value
         int64_t error_pc
         uint64_t error_addr
+        uint64_t pkt
+        uint64_t pkt_len
         uint32_t error_size
         uint32_t nregions
         void *user

@@ -1,0 +1,338 @@
+"""The project's one benchmark entry point.
+
+    python bench/run.py [--json PATH] [--quick]
+
+Prints a table and writes JSON (default bench/results/latest.json). Each
+section is a function returning Rows; add later sections (maps, verifier,
+uprobes) to SECTIONS. Every figure is the median of REPEATS runs (fewer with
+--quick, which CI uses so the bench runs once per change and cannot rot).
+Kernel figures are measured in the same run as ours, through BPF_PROG_TEST_RUN,
+when this process can use bpf(); otherwise the table says why not.
+
+Speed is reported here, never asserted: a missed target prints MISS but does
+not fail the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import struct
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import bpftime
+from bpftime import kernel
+from bpftime import opcodes as op
+
+DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+@dataclass
+class Config:
+    repeats: int  # figures are medians of this many samples
+    runs: int  # repeat count handed to test_run (ours and the kernel's)
+    calls: int  # Python-level calls timed for Program.run()
+
+
+FULL = Config(repeats=5, runs=1_000_000, calls=1_000_000)
+QUICK = Config(repeats=1, runs=100_000, calls=100_000)
+
+
+@dataclass
+class Row:
+    """One figure. ``value`` None means not measured; ``note`` says why."""
+
+    name: str
+    value: float | None
+    unit: str
+    target: float | None = None  # met when value <= target
+    note: str = ""
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.target is None or self.value is None:
+            return ""
+        return "ok" if self.value <= self.target else "MISS"
+
+
+def median(samples: list[float]) -> float:
+    return float(statistics.median(samples))
+
+
+def measured(
+    name: str, unit: str, samples: list[float], target: float | None = None, note: str = ""
+) -> Row:
+    return Row(name, median(samples), unit, target, note, samples)
+
+
+# --- programs, encoded by hand (no assembler) -----------------------------
+
+
+def ins(opcode: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
+    return struct.pack("<BBhi", opcode, dst | src << 4, off, imm)
+
+
+EXIT = ins(op.CLS_JMP | op.EXIT)
+# r0 = *(u32 *)(r1 + 0): ours read the packet's first word, the kernel's socket
+# filter skb->len. Starting from input keeps LLVM from folding the whole chain
+# into a constant; the kernel does the same work either way.
+LOAD_INPUT = ins(op.CLS_LDX | op.MODE_MEM | op.SZ_W, 0, 1, 0)
+# add and xor alternate so no two neighbours combine into one operation
+CHAIN = ((op.OP_ADD, 0x1234567), (op.OP_XOR, 0x5A5A5A5))
+
+
+def alu64_imm(o: int, dst: int, imm: int) -> bytes:
+    return ins(op.CLS_ALU64 | op.SRC_K | o, dst, 0, 0, imm)
+
+
+def empty_program() -> bytes:
+    """mov r0, 0; exit. Executes 2 instructions."""
+    return alu64_imm(op.OP_MOV, 0, 0) + EXIT
+
+
+def alu100_program() -> bytes:
+    """Load, 100 dependent ALU64 ops on r0, exit. Executes 102 instructions."""
+    chain = b"".join(alu64_imm(o, 0, imm) for o, imm in CHAIN * 50)
+    return LOAD_INPUT + chain + EXIT
+
+
+LOOP_ITERATIONS = 100
+# 0 load, 1 r2 = 0, then 100 x (4 ALU + r2 += 1 + branch) = 600, exit: 603
+LOOP100_EXECUTED_INSNS = 2 + LOOP_ITERATIONS * 6 + 1
+
+
+def loop100_program() -> bytes:
+    """A bounded loop: 100 x (4 dependent ALU ops on r0, r2 += 1, if r2 < 100 goto body).
+
+    0: r0 = *(u32 *)(r1 + 0)
+    1: r2 = 0
+    2: r0 += 0x1234567        <-+
+    3: r0 ^= 0x5a5a5a5          |
+    4: r0 += r2                 |  the counter feeds the chain, so the
+    5: r0 ^= 0x3c3c3c3          |  loop has no closed form
+    6: r2 += 1                  |
+    7: if r2 < 100 goto 2     --+
+    8: exit
+    """
+    body = (
+        alu64_imm(op.OP_ADD, 0, 0x1234567)
+        + alu64_imm(op.OP_XOR, 0, 0x5A5A5A5)
+        + ins(op.CLS_ALU64 | op.SRC_X | op.OP_ADD, 0, 2)
+        + alu64_imm(op.OP_XOR, 0, 0x3C3C3C3)
+        + alu64_imm(op.OP_ADD, 2, 1)
+    )
+    back = ins(op.CLS_JMP | op.SRC_K | op.JLT, 2, 0, -(len(body) // 8 + 1), LOOP_ITERATIONS)
+    return LOAD_INPUT + alu64_imm(op.OP_MOV, 2, 0) + body + back + EXIT
+
+
+PROGRAMS: dict[str, Callable[[], bytes]] = {
+    "empty": empty_program,
+    "alu100": alu100_program,
+    "loop100": loop100_program,
+}
+PACKET = bytes(64)
+WARMUP_RUNS = 10_000  # one untimed test_run first, to settle caches and branch predictors
+ENGINES = ("interp", "jit")
+
+# targets, printed next to the figures they judge
+JIT_RATIO_TARGET = 1.0
+INTERP_NS_PER_INSN_TARGET = 2.0
+RUN_CALL_NS_TARGET = 150.0
+
+
+# --- sections -------------------------------------------------------------
+
+
+def _ours(code: bytes, engine: str, cfg: Config) -> list[float]:
+    prog = bpftime.Program(code, engine=engine)
+    prog.test_run(PACKET, repeat=WARMUP_RUNS)
+    return [float(prog.test_run(PACKET, repeat=cfg.runs).duration_ns) for _ in range(cfg.repeats)]
+
+
+def _kernel(code: bytes, cfg: Config) -> list[float]:
+    with kernel.KernelProgram(code) as kp:
+        kp.test_run(PACKET, repeat=WARMUP_RUNS)
+        return [float(kp.test_run(PACKET, repeat=cfg.runs)[1]) for _ in range(cfg.repeats)]
+
+
+def _python_loop_ns(calls: int, fn: Callable[[], object] | None) -> float:
+    """ns per iteration of ``for _ in range(calls): fn()`` (or of an empty loop)."""
+    it = range(calls)
+    if fn is None:
+        t0 = time.perf_counter_ns()
+        for _ in it:
+            pass
+        return (time.perf_counter_ns() - t0) / calls
+    t0 = time.perf_counter_ns()
+    for _ in it:
+        fn()
+    return (time.perf_counter_ns() - t0) / calls
+
+
+def engines_section(cfg: Config) -> list[Row]:
+    """ns per run of small programs on both engines, against the kernel's JIT."""
+    rows: list[Row] = []
+    k_ok, k_reason = kernel.available()
+    for pname, build in PROGRAMS.items():
+        code = build()
+        k_ns: float | None = None
+        if k_ok:
+            k_row = measured(
+                f"engines.{pname}.kernel.ns_per_run",
+                "ns",
+                _kernel(code, cfg),
+                note=f"BPF_PROG_TEST_RUN socket filter, repeat={cfg.runs}, kernel's integer mean",
+            )
+            k_ns = k_row.value
+        else:
+            k_row = Row(f"engines.{pname}.kernel.ns_per_run", None, "ns", note=k_reason)
+        rows.append(k_row)
+        for engine in ENGINES:
+            row = measured(
+                f"engines.{pname}.{engine}.ns_per_run",
+                "ns",
+                _ours(code, engine, cfg),
+                note=f"Program.test_run(repeat={cfg.runs})",
+            )
+            rows.append(row)
+            target = JIT_RATIO_TARGET if engine == "jit" else None
+            ratio_name = f"engines.{pname}.{engine}.ratio_vs_kernel"
+            if k_ns and row.value is not None:
+                ratios = [s / k_ns for s in row.samples]
+                rows.append(Row(ratio_name, row.value / k_ns, "x", target, "ours / kernel", ratios))
+            elif k_ns is not None:
+                rows.append(Row(ratio_name, None, "x", target, "kernel reported 0 ns"))
+            else:
+                rows.append(Row(ratio_name, None, "x", target, f"no kernel: {k_reason}"))
+            if pname == "loop100" and engine == "interp":
+                per_insn = [s / LOOP100_EXECUTED_INSNS for s in row.samples]
+                rows.append(
+                    measured(
+                        "engines.loop100.interp.ns_per_insn",
+                        "ns",
+                        per_insn,
+                        target=INTERP_NS_PER_INSN_TARGET,
+                        note=f"{LOOP100_EXECUTED_INSNS} instructions executed per run",
+                    )
+                )
+    rows.extend(_run_call_rows(cfg))
+    return rows
+
+
+def _run_call_rows(cfg: Config) -> list[Row]:
+    """Program.run() from Python: empty program, JIT, no memory argument."""
+    run = bpftime.Program(empty_program(), engine="jit").run
+    with_loop, loop_only = [], []
+    _python_loop_ns(WARMUP_RUNS, run)
+    for _ in range(cfg.repeats):
+        loop_only.append(_python_loop_ns(cfg.calls, None))
+        with_loop.append(_python_loop_ns(cfg.calls, run))
+    minus = [a - b for a, b in zip(with_loop, loop_only, strict=True)]
+    loop_note = f"`for _ in range({cfg.calls}): run()`"
+    return [
+        measured(
+            "engines.run_empty_jit.ns_per_call_incl_loop",
+            "ns",
+            with_loop,
+            target=RUN_CALL_NS_TARGET,
+            note=f"{loop_note}, loop included",
+        ),
+        measured(
+            "engines.run_empty_jit.ns_per_call_minus_loop",
+            "ns",
+            minus,
+            target=RUN_CALL_NS_TARGET,
+            note="same, minus an empty loop timed alongside",
+        ),
+        measured(
+            "engines.python_empty_loop.ns_per_iter",
+            "ns",
+            loop_only,
+            note=f"`for _ in range({cfg.calls}): pass`",
+        ),
+    ]
+
+
+SECTIONS: dict[str, Callable[[Config], list[Row]]] = {
+    "engines": engines_section,
+}
+
+
+# --- output ---------------------------------------------------------------
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    return f"{v:.2f}" if abs(v) >= 1 else f"{v:.3f}"
+
+
+def format_table(results: dict[str, list[Row]]) -> str:
+    header = ("figure", "median", "unit", "target", "", "note")
+    lines: list[tuple[str, ...]] = [header]
+    for rows in results.values():
+        for r in rows:
+            target = f"<= {_fmt(r.target)}" if r.target is not None else ""
+            lines.append((r.name, _fmt(r.value), r.unit, target, r.status, r.note))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    out = []
+    for k, line in enumerate(lines):
+        cells = [
+            c.rjust(w) if i in (1, 3) else c.ljust(w)
+            for i, (c, w) in enumerate(zip(line[:-1], widths, strict=True))
+        ]
+        out.append("  ".join([*cells, line[-1]]).rstrip())
+        if k == 0:
+            out.append("-" * len(out[0]))
+    return "\n".join(out)
+
+
+def _meta(cfg: Config, quick: bool) -> dict[str, object]:
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": platform.machine(),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "bpftime": bpftime.__version__,
+        "quick": quick,
+        "repeats": cfg.repeats,
+        "runs": cfg.runs,
+        "calls": cfg.calls,
+        "kernel_bpf": list(kernel.available()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats and runs (for CI)")
+    args = ap.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+    results = {name: section(cfg) for name, section in SECTIONS.items()}
+    print(format_table(results))
+    doc = {
+        "meta": _meta(cfg, args.quick),
+        "sections": {
+            name: [{**asdict(r), "status": r.status} for r in rows]
+            for name, rows in results.items()
+        },
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
