@@ -2,8 +2,10 @@
 
 The generator builds programs that always terminate (jumps only go forward) and
 never fault: memory accesses stay inside a zeroed 64-byte stack window or the
-64-byte input, atomics are aligned, and r1 (the input pointer, which differs
-between runs) is never used as a value, only as a base address.
+first 64 bytes of the input, atomics are aligned, and r1 (the input pointer,
+which differs between runs) is never used as a value, only as a base address.
+An epilogue stores every other register into the input after those 64 bytes,
+so a wrong result in any register shows up in the compared memory.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import bpftime
 from bpftime import opcodes as o
 
 MEM_SIZE = 64
+OUT_BASE = MEM_SIZE  # the epilogue stores every value register here, so all of them are compared
+INPUT_SIZE = MEM_SIZE + 8 * 9
 VALUE_REGS = [0, 2, 3, 4, 5, 6, 7, 8, 9]  # everything but r1 (pointer) and r10
 SIZES = [o.SZ_B, o.SZ_H, o.SZ_W, o.SZ_DW]
 ALU_OPS = [
@@ -29,7 +33,8 @@ JUMPS = [
 ]  # fmt: skip
 ATOMICS = list(o.V_ATOMIC)
 
-reg = st.sampled_from(VALUE_REGS)
+# half of the picks from three registers, so values flow from one instruction to the next
+reg = st.one_of(st.sampled_from([0, 2, 3]), st.sampled_from(VALUE_REGS))
 imm32 = st.one_of(
     st.integers(-(2**31), 2**31 - 1), st.sampled_from([0, 1, -1, 2**31 - 1, -(2**31), 63, 64])
 )
@@ -61,13 +66,23 @@ def alu(draw: st.DrawFn) -> list[bytes]:
     return [ins(cls | o.SRC_K | a, d, off=off, imm=draw(imm32))]
 
 
+value64 = st.one_of(
+    st.integers(0, 2**64 - 1),
+    st.sampled_from(
+        [0, 1, 2**63, 2**63 - 1, 2**64 - 1, 2**32, 2**32 - 1, 2**31, 0xFFFFFFFF80000000]
+    ),
+)
+
+
+def lddw_bytes(d: int, v: int) -> bytes:
+    return struct.pack("<BBhI", o.LDDW, d, 0, v & 0xFFFFFFFF) + struct.pack(
+        "<BBhI", 0, 0, 0, v >> 32
+    )
+
+
 @st.composite
 def lddw(draw: st.DrawFn) -> list[bytes]:
-    v = draw(st.integers(0, 2**64 - 1))
-    d = draw(reg)
-    return [
-        struct.pack("<BBhI", o.LDDW, d, 0, v & 0xFFFFFFFF) + struct.pack("<BBhI", 0, 0, 0, v >> 32)
-    ]
+    return [lddw_bytes(draw(reg), draw(value64))]
 
 
 @st.composite
@@ -99,6 +114,16 @@ def atomic(draw: st.DrawFn) -> list[bytes]:
 
 
 @st.composite
+def legacy_packet(draw: st.DrawFn) -> list[bytes]:
+    """LD_ABS/LD_IND, in and out of the 64-byte input (outside ends the run with r0 = 0)."""
+    size = draw(st.sampled_from([o.SZ_B, o.SZ_H, o.SZ_W]))
+    imm = draw(st.integers(-4, MEM_SIZE + 4))
+    if draw(st.booleans()):
+        return [ins(o.CLS_LD | o.MODE_ABS | size, imm=imm)]
+    return [ins(o.CLS_LD | o.MODE_IND | size, 0, draw(reg), imm=imm)]
+
+
+@st.composite
 def jump(draw: st.DrawFn) -> list[bytes]:
     """A forward jump placeholder: (opcode, dst, src, imm) resolved at layout time."""
     cls = draw(st.sampled_from([o.CLS_JMP, o.CLS_JMP32]))
@@ -115,7 +140,7 @@ def layout(items: list[object]) -> bytes:
     """Resolve forward jumps to instruction boundaries and append the epilogue."""
     sizes = [len(x) // 8 if isinstance(x, bytes) else 1 for x in items]
     starts = [sum(sizes[:i]) for i in range(len(items))]
-    end = sum(sizes)  # the exit instruction
+    end = sum(sizes)  # the epilogue
     out = b""
     for i, x in enumerate(items):
         if isinstance(x, bytes):
@@ -137,22 +162,35 @@ def layout(items: list[object]) -> bytes:
             out += ins(x[1], x[2], x[3], off=rel)
         else:
             out += ins(x[1], x[2], 0, off=rel, imm=x[3])
-    return out + ins(o.CLS_JMP | o.EXIT)
+    return out + EPILOGUE
 
 
-# zero the 64-byte stack window so loads never read uninitialised bytes
+EPILOGUE = b"".join(
+    ins(o.CLS_STX | o.MODE_MEM | o.SZ_DW, 1, r, OUT_BASE + 8 * k) for k, r in enumerate(VALUE_REGS)
+) + ins(o.CLS_JMP | o.EXIT)
+
+# zero the 64-byte stack window so loads never read uninitialised bytes; the test then
+# gives every value register a random start value
 PROLOGUE = b"".join(ins(o.CLS_ST | o.MODE_MEM | o.SZ_DW, 10, 0, -8 * k, 0) for k in range(1, 9))
 
-instruction = st.one_of(alu(), alu(), alu(), lddw(), memory(), memory(), atomic(), jump())
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.lists(instruction, min_size=1, max_size=40), st.binary(min_size=MEM_SIZE, max_size=MEM_SIZE)
+instruction = st.one_of(
+    alu(), alu(), alu(), lddw(), memory(), memory(), atomic(), legacy_packet(), jump()
 )
-def test_interpreter_and_jit_agree(parts: list[list[object]], mem: bytes) -> None:
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(value64, min_size=len(VALUE_REGS), max_size=len(VALUE_REGS)),
+    st.lists(instruction, min_size=1, max_size=60),
+    st.binary(min_size=INPUT_SIZE, max_size=INPUT_SIZE),
+)
+def test_interpreter_and_jit_agree(init: list[int], parts: list[list[object]], mem: bytes) -> None:
     items = [x for group in parts for x in group]
-    code = PROLOGUE + layout(items)
+    code = (
+        PROLOGUE
+        + b"".join(lddw_bytes(r, v) for r, v in zip(VALUE_REGS, init, strict=True))
+        + layout(items)
+    )
     results = {}
     for engine in ("interp", "jit"):
         res = bpftime.Program(code, engine=engine).test_run(mem, repeat=1)

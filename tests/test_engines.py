@@ -510,3 +510,32 @@ def test_legacy_packet_loads(engine: str, name: str, code: bytes, expected: int)
 def test_legacy_packet_load_out_of_bounds_in_subprogram_ends_program(engine: str) -> None:
     code = mov(0, 5) + call_local(1) + EXIT + ins(LD | o.MODE_ABS | o.SZ_B, imm=100) + EXIT
     assert bpftime.Program(code, engine=engine).run(PKT) == 0
+
+
+def test_helper_returned_buffer_is_accessible(engine: str) -> None:
+    buf = bytearray(b"\x05\x00\x00\x00\x00\x00\x00\x00")
+    # r0 = helper(); r1 = *(u64 *)r0; *(u64 *)r0 = r1 + 1; return r1
+    code = (
+        call_helper(3)
+        + ldx(o.SZ_DW, 1, 0, 0)
+        + movx(2, 1)
+        + k64(o.OP_ADD, 2, 1)
+        + stx(o.SZ_DW, 0, 2, 0)
+        + movx(0, 1)
+        + EXIT
+    )
+    p = bpftime.Program(code, engine=engine, helpers={3: lambda: buf})
+    assert p.run() == 5
+    assert buf[0] == 6
+    assert p.test_run(repeat=100).retval == 105
+    assert buf[0] == 106
+
+
+def test_interpreter_refuses_store_to_read_only_helper_buffer() -> None:
+    code = call_helper(3) + ins(o.CLS_ST | o.MODE_MEM | o.SZ_B, 0, imm=1) + mov(0, 0) + EXIT
+    p = bpftime.Program(code, engine="interp", helpers={3: lambda: b"ro"})
+    with pytest.raises(bpftime.ExecutionError, match="insn 1: out-of-bounds store of 1 bytes"):
+        p.run()
+    # reading it is fine
+    code = call_helper(3) + ldx(o.SZ_B, 0, 0, 1) + EXIT
+    assert bpftime.Program(code, engine="interp", helpers={3: lambda: b"ro"}).run() == ord("o")

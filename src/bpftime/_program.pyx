@@ -66,13 +66,36 @@ def ubpf_test_helpers():
 
 
 cdef class _PyCalls:
-    """Per-run state of Python-callable helpers: the callables and a raised exception."""
+    """Per-run state of Python-callable helpers: the callables, buffers they returned
+    (kept alive until the run ends) and a raised exception."""
     cdef list fns        # index = helper id; (callable, nargs) or None
+    cdef list pins       # memoryviews of buffers returned by helpers
     cdef object exc
 
     def __cinit__(self, list fns):
         self.fns = fns
+        self.pins = []
         self.exc = None
+
+
+cdef uint64_t _returned_buffer(_PyCalls calls, object r, bt_ctx *ctx) except? 0:
+    """A helper returned a buffer: pin it, let the interpreter access it, return its address."""
+    cdef memoryview mv
+    cdef const unsigned char[::1] view
+    try:
+        mv = memoryview(r).cast("B")
+    except TypeError:
+        raise TypeError(f"helper {ctx.helper_id} returned {type(r).__name__}; helpers must "
+                        "return an int or a contiguous buffer (bytearray, memoryview, ctypes "
+                        "array)") from None
+    if mv.nbytes == 0:
+        return 0
+    view = mv
+    calls.pins.append(mv)
+    if bt_ctx__add_region(ctx, &view[0], mv.nbytes, not mv.readonly) != 0:
+        raise MemoryError(f"helper {ctx.helper_id}: more than {BT_MAX_REGIONS} memory regions "
+                          "in one run")
+    return <uint64_t>&view[0]
 
 
 cdef uint64_t _py_helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e,
@@ -81,10 +104,9 @@ cdef uint64_t _py_helper(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_
     fn, nargs = calls.fns[ctx.helper_id]
     try:
         r = fn(*(a, b, c, d, e)[:nargs])
-        if not isinstance(r, int):
-            raise TypeError(
-                f"helper {ctx.helper_id} returned {type(r).__name__}; helpers must return an int")
-        return <uint64_t>(r & 0xFFFFFFFFFFFFFFFF)
+        if isinstance(r, int):
+            return <uint64_t>(r & 0xFFFFFFFFFFFFFFFF)
+        return _returned_buffer(calls, r, ctx)
     except BaseException as exc:
         calls.exc = exc
         bt_ctx__fail(ctx, BT_ERR_HELPER)
@@ -125,8 +147,11 @@ cdef class Program:
 
     Program(code, engine="jit" | "interp", helpers=None, maps=None, max_steps=2**30)
 
-    ``helpers`` maps helper ids to Python callables (called with up to five
-    integer arguments, r1-r5; must return an int) or NativeHelper objects.
+    ``helpers`` maps helper ids to Python callables or NativeHelper objects. A
+    callable gets up to five integer arguments (r1-r5, as many as it accepts) and
+    returns an int, or a contiguous buffer whose address becomes r0 and which the
+    interpreter then accepts as memory (writable unless the buffer is read-only)
+    for the rest of the run.
     ``maps`` maps the fd/index an ``lddw`` pseudo-instruction names to a
     bpftime.insn.MapBinding. ``max_steps`` bounds the backward jumps and calls of one
     interpreter run (the JIT runs verified code and has no budget). Malformed code
@@ -301,6 +326,7 @@ cdef class Program:
         cdef uint64_t r0 = 0
         cdef uint64_t size = 0
         cdef uint64_t i, reps
+        cdef uint32_t base_regions
         cdef uint8_t *buf = NULL
         cdef timespec t0, t1
         cdef _PyCalls calls = _PyCalls(self.py_fns) if self.has_py else None
@@ -322,11 +348,13 @@ cdef class Program:
                 bt_ctx__add_region(&ctx, buf, size, 1)
                 ctx.pkt = <uint64_t>buf
                 ctx.pkt_len = size
+            base_regions = ctx.nregions
             with nogil:
                 clock_gettime(CLOCK_MONOTONIC, &t0)
                 for i in range(reps):
                     ctx.exit_flag = BT_EXIT_NONE
                     ctx.depth = 0
+                    ctx.nregions = base_regions
                     r0 = self._exec(&ctx, <uint64_t>buf, size)
                     if ctx.exit_flag != BT_EXIT_NONE:
                         if ctx.exit_flag != BT_EXIT_STOP:
