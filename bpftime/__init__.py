@@ -8,19 +8,27 @@
 See README.md for the architecture.
 """
 
-from . import asm
-from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
-from .errors import (
-    AsmError,
-    BpftimeError,
-    ExecutionError,
-    JitError,
-    KernelError,
-    LoadError,
-)
-from .insn import MapBinding
+import importlib.util as _util
 
-__version__ = "0.1.0"
+if _util.find_spec(f"{__name__}._program") is None:
+    # a source checkout on sys.path: use the installed, compiled build instead
+    from ._checkout import load_installed
+
+    load_installed()
+else:
+    from . import asm
+    from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
+    from .errors import (
+        AsmError,
+        BpftimeError,
+        ExecutionError,
+        JitError,
+        KernelError,
+        LoadError,
+    )
+    from .insn import MapBinding
+
+    __version__ = "0.1.0"
 
 __all__ = [
     "AsmError",

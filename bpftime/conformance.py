@@ -220,22 +220,15 @@ def run_file(df: DataFile, engine: str) -> Outcome:
     try:
         prog = Program(code, engine=engine, helpers=ubpf_test_helpers())
         r0 = prog.run(mem)
-    except LoadError as exc:
+    except (LoadError, ExecutionError) as exc:
+        stage = "load" if isinstance(exc, LoadError) else "run"
         if expect_error:
-            out.reason = f"rejected at load: {exc}"
+            out.reason = f"rejected at {stage}: {exc}"
             if expected is not None:
                 out.notes.append("stale -- result beside -- error: the error wins")
             return out
-        return Outcome(name, engine, "fail", f"refused at load: {exc}",
-                       None if expected is None else hex(expected))  # fmt: skip
-    except ExecutionError as exc:
-        if expect_error:
-            out.reason = f"rejected at run: {exc}"
-            if expected is not None:
-                out.notes.append("stale -- result beside -- error: the error wins")
-            return out
-        return Outcome(name, engine, "fail", f"run failed: {exc}",
-                       None if expected is None else hex(expected))  # fmt: skip
+        want = None if expected is None else hex(expected)
+        return Outcome(name, engine, "fail", f"{stage} failed: {exc}", want)
     if expect_error:
         why = " ".join(_strip(df.sections["error"]))
         return Outcome(name, engine, "fail", f"expected rejection ({why}), but it ran",

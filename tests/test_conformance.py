@@ -79,3 +79,23 @@ def test_missing_path_is_a_clear_error() -> None:
     r = cli("conformance", "/nonexistent/x.data")
     assert r.returncode == 2
     assert "no such file or directory: /nonexistent/x.data" in r.stderr
+
+
+def test_commands_work_from_the_source_checkout() -> None:
+    # the repo root holds the uncompiled package folder; importing there must give the
+    # installed build, so README commands work from the checkout
+    repo = Path(__file__).resolve().parent.parent
+    r = subprocess.run(
+        [sys.executable, "-c", "import bpftime; print(bpftime.__file__); print(bpftime.Program)"],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    path, prog = r.stdout.splitlines()
+    assert Path(path).resolve().parent != repo / "bpftime"
+    assert "bpftime._program.Program" in prog
+    run = cli("run", "examples/bytesum.s", "--data-in", "examples/bytesum.in", cwd=repo)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == f"retval {sum(b'hello, eBPF'):#x} ({sum(b'hello, eBPF')})"
