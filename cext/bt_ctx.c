@@ -15,6 +15,10 @@ void bt_ctx__reset(bt_ctx *ctx)
     ctx->error_size = 0;
     ctx->pkt = 0;
     ctx->pkt_len = 0;
+    ctx->tail_target = 0;
+    ctx->tail_calls = 0;
+    ctx->override_set = 0;
+    ctx->override_value = 0;
     ctx->nregions = 0;
 }
 

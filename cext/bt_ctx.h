@@ -17,6 +17,8 @@
 #include "bt_insn.h"
 
 typedef struct bt_ctx bt_ctx;
+struct bt_prog;
+struct bt_map;
 typedef uint64_t (*bt_helper_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, bt_ctx *);
 
 #define BT_MAX_HELPERS 512
@@ -27,6 +29,7 @@ enum {
     BT_EXIT_NONE = 0,
     BT_EXIT_STOP = 1,       /* a helper asked to stop; r0 = exit_value */
     BT_EXIT_ERROR = 2,      /* runtime error; error/error_pc/error_addr say which */
+    BT_EXIT_TAILCALL = 3,   /* bpf_tail_call succeeded: run tail_target with the same r1 */
 };
 
 /* error values (with BT_EXIT_ERROR) */
@@ -65,6 +68,19 @@ struct bt_ctx {
     void *user;                   /* owner's data, e.g. Python helper callables */
     uint64_t max_steps;           /* interpreter budget of backward jumps and calls */
     bt_region regions[BT_MAX_REGIONS];
+
+    /* What helpers may need about the run; whoever runs the program sets these. */
+    const struct bt_prog *prog;   /* the program running now */
+    const struct bt_prog *tail_target; /* with BT_EXIT_TAILCALL */
+    uint32_t tail_calls;          /* tail calls taken in this run (the kernel allows 33) */
+    uint32_t func_nargs;          /* bpf_get_func_arg_cnt */
+    const uint64_t *func_args;    /* bpf_get_func_arg: the traced function's arguments */
+    uint64_t func_ret;            /* bpf_get_func_ret */
+    uint64_t cookie;              /* bpf_get_attach_cookie */
+    uint32_t override_set;        /* bpf_override_return was called ... */
+    uint32_t pad2;
+    uint64_t override_value;      /* ... with this value */
+    struct bt_map *trace;         /* where bpf_printk writes (a RINGBUF map), may be NULL */
 };
 
 _Static_assert(offsetof(bt_ctx, helpers) == 0, "JIT layout");
@@ -78,7 +94,7 @@ _Static_assert(offsetof(bt_ctx, error_addr) == 40, "JIT layout");
 _Static_assert(offsetof(bt_ctx, pkt) == 48, "JIT layout");
 _Static_assert(offsetof(bt_ctx, pkt_len) == 56, "JIT layout");
 
-/* Reset the per-run fields of ctx (keeps helpers, user and regions). */
+/* Reset the per-run fields of ctx (keeps helpers, user, prog, cookie, func_*, trace). */
 void bt_ctx__reset(bt_ctx *ctx);
 
 /* Make [ptr, ptr+len) accessible to the interpreter for the rest of this run.
