@@ -81,6 +81,10 @@ struct bt_ctx {
     uint32_t pad2;
     uint64_t override_value;      /* ... with this value */
     struct bt_map *trace;         /* where bpf_printk writes (a RINGBUF map), may be NULL */
+    /* Call a BPF callback (bpf_loop, bpf_for_each_map_elem): fn is the value the program
+     * got from lddw of a function; the engine that runs the program sets this. */
+    uint64_t (*callback)(bt_ctx *ctx, uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3,
+                         uint64_t a4, uint64_t a5);
 };
 
 _Static_assert(offsetof(bt_ctx, helpers) == 0, "JIT layout");
