@@ -1,25 +1,13 @@
 /* Run-context bookkeeping; see bt_ctx.h. */
 #include <errno.h>
+#include <string.h>
 
 #include "bt_ctx.h"
 
-void bt_ctx__reset(bt_ctx *ctx)
+void bt_ctx__init(bt_ctx *ctx)
 {
-    ctx->helper_id = 0;
-    ctx->depth = 0;
-    ctx->exit_flag = BT_EXIT_NONE;
-    ctx->error = BT_ERR_NONE;
-    ctx->exit_value = 0;
+    memset(ctx, 0, offsetof(bt_ctx, regions));
     ctx->error_pc = -1;
-    ctx->error_addr = 0;
-    ctx->error_size = 0;
-    ctx->pkt = 0;
-    ctx->pkt_len = 0;
-    ctx->tail_target = 0;
-    ctx->tail_calls = 0;
-    ctx->override_set = 0;
-    ctx->override_value = 0;
-    ctx->nregions = 0;
 }
 
 int bt_ctx__add_region(bt_ctx *ctx, const void *ptr, uint64_t len, int writable)

@@ -67,7 +67,6 @@ struct bt_ctx {
     uint32_t nregions;            /* extra memory regions (interpreter checks) */
     void *user;                   /* owner's data, e.g. Python helper callables */
     uint64_t max_steps;           /* interpreter budget of backward jumps and calls */
-    bt_region regions[BT_MAX_REGIONS];
 
     /* What helpers may need about the run; whoever runs the program sets these. */
     const struct bt_prog *prog;   /* the program running now */
@@ -85,6 +84,7 @@ struct bt_ctx {
      * got from lddw of a function; the engine that runs the program sets this. */
     uint64_t (*callback)(bt_ctx *ctx, uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3,
                          uint64_t a4, uint64_t a5);
+    bt_region regions[BT_MAX_REGIONS]; /* last: bt_ctx__init does not clear it */
 };
 
 _Static_assert(offsetof(bt_ctx, helpers) == 0, "JIT layout");
@@ -98,8 +98,28 @@ _Static_assert(offsetof(bt_ctx, error_addr) == 40, "JIT layout");
 _Static_assert(offsetof(bt_ctx, pkt) == 48, "JIT layout");
 _Static_assert(offsetof(bt_ctx, pkt_len) == 56, "JIT layout");
 
-/* Reset the per-run fields of ctx (keeps helpers, user, prog, cookie, func_*, trace). */
-void bt_ctx__reset(bt_ctx *ctx);
+/* Clear every field but the region array (which nregions = 0 empties). */
+void bt_ctx__init(bt_ctx *ctx);
+
+/* Reset the per-run fields of ctx (keeps helpers, user, prog, cookie, func_*, trace,
+ * pkt; empties the regions). For repeated runs of one program on one context. */
+static inline void bt_ctx__reset(bt_ctx *ctx)
+{
+    ctx->helper_id = 0;
+    ctx->depth = 0;
+    ctx->exit_flag = BT_EXIT_NONE;
+    ctx->error = BT_ERR_NONE;
+    ctx->exit_value = 0;
+    ctx->error_pc = -1;
+    ctx->error_addr = 0;
+    ctx->error_size = 0;
+    ctx->tail_target = 0;
+    ctx->tail_calls = 0;
+    ctx->override_set = 0;
+    ctx->override_value = 0;
+    ctx->nregions = 0;
+}
+
 
 /* Make [ptr, ptr+len) accessible to the interpreter for the rest of this run.
  * Helpers that return memory call this. Returns 0 or -ENOSPC. */

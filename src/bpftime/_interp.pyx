@@ -20,6 +20,7 @@ from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, u
 from libc.string cimport memcpy
 
 from includes.bt cimport *
+from includes.bt_prog cimport bt_prog, bt_prog__set_interpreter
 
 
 ctypedef struct bt_frame:
@@ -77,12 +78,44 @@ cdef inline bint _spend(bt_ctx *ctx, uint64_t *steps_left, uint32_t pc) noexcept
 
 cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
                         uint64_t r1, uint64_t r2, bt_ctx *ctx) noexcept nogil:
+    cdef uint64_t args[5]
+    args[0] = r1
+    args[1] = r2
+    args[2] = args[3] = args[4] = 0
+    return _run(code, n, entries, 0, args, ctx)
+
+
+cdef uint64_t bt_interp_callback(bt_ctx *ctx, uint64_t fn, uint64_t a1, uint64_t a2,
+                                 uint64_t a3, uint64_t a4, uint64_t a5) noexcept nogil:
+    """Run the subprogram at address fn (from lddw of a function) for bpf_loop and friends."""
+    cdef const bt_prog *p = <const bt_prog *>ctx.prog
+    cdef uint64_t lo = <uint64_t>p.insns
+    cdef uint64_t off = fn - lo
+    cdef uint64_t args[5]
+    if fn < lo or off >= <uint64_t>p.n * sizeof(bt_insn) or off % sizeof(bt_insn) or \
+            not p.entries[off // sizeof(bt_insn)]:
+        _fail(ctx, BT_ERR_CALLX_TARGET, fn, 0, ctx.error_pc)
+        return 0
+    args[0] = a1
+    args[1] = a2
+    args[2] = a3
+    args[3] = a4
+    args[4] = a5
+    return _run(p.insns, p.n, p.entries, <uint32_t>(off // sizeof(bt_insn)), args, ctx)
+
+
+bt_prog__set_interpreter(bt_interp)
+
+
+cdef uint64_t _run(const bt_insn *code, uint32_t n, const uint8_t *entries, uint32_t start,
+                   const uint64_t *args, bt_ctx *ctx) noexcept nogil:
     cdef uint64_t reg[11]
     cdef uint8_t stack[BT_MAX_FRAMES * BT_STACK_SIZE]
     cdef bt_frame frames[BT_MAX_FRAMES]
     cdef uint32_t depth = 0
-    cdef uint32_t pc = 0
+    cdef uint32_t pc = start
     cdef uint32_t target
+    cdef uint32_t slot
     cdef const bt_insn *ins
     cdef uint16_t op
     cdef uint64_t S, a
@@ -94,9 +127,8 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
     cdef uint64_t steps_left = ctx.max_steps
 
     reg[0] = 0
-    reg[1] = r1
-    reg[2] = r2
-    reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0
+    memcpy(&reg[1], args, 5 * sizeof(uint64_t))
+    reg[6] = reg[7] = reg[8] = reg[9] = 0
     reg[10] = stack_lo + BT_STACK_SIZE
 
     while True:
@@ -654,7 +686,19 @@ cdef uint64_t bt_interp(const bt_insn *code, uint32_t n, const uint8_t *entries,
                 _fail(ctx, BT_ERR_NO_HELPER, <uint64_t>ins.imm, 0, pc - 1)
                 return 0
             ctx.helper_id = <uint32_t>ins.imm
+            # a helper may call back into the program (bpf_loop) with pointers into this
+            # stack: make the live frames a region while the helper runs
+            slot = ctx.nregions
+            if slot < BT_MAX_REGIONS:
+                ctx.regions[slot].start = stack_lo
+                ctx.regions[slot].end = reg[10]
+                ctx.regions[slot].writable = 1
+                ctx.nregions = slot + 1
             reg[0] = fn(reg[1], reg[2], reg[3], reg[4], reg[5], ctx)
+            if slot < BT_MAX_REGIONS:
+                # drop it again; regions the helper added stay
+                ctx.nregions -= 1
+                ctx.regions[slot] = ctx.regions[ctx.nregions]
             if ctx.exit_flag != BT_EXIT_NONE:
                 if ctx.exit_flag == BT_EXIT_STOP:
                     return ctx.exit_value

@@ -16,14 +16,15 @@ from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from includes.bt cimport *
-from bpftime._interp cimport bt_interp
+from includes.bt_prog cimport (
+    BT_MAX_PROGS, bt_jit_entry, bt_prog, bt_prog__exec, bt_prog__jit_callback, bt_prog__register, bt_prog__unregister,
+)
+from bpftime._interp cimport bt_interp_callback
 
 import inspect
 
 from bpftime import insn as _insn
 from bpftime.errors import ExecutionError, LoadError
-
-ctypedef uint64_t (*bt_jit_fn)(uint64_t, uint64_t, bt_ctx *) noexcept nogil
 
 cdef enum:
     STACK_BUF = 512     # inputs up to this size are copied to the C stack in run()
@@ -163,7 +164,7 @@ cdef class Program:
     cdef bt_helper_fn table[BT_MAX_HELPERS]
     cdef list py_fns
     cdef bint has_py
-    cdef bt_jit_fn jit_entry
+    cdef bt_prog prog
     cdef list static_regions
     cdef readonly uint64_t max_steps
     cdef readonly str engine
@@ -173,7 +174,7 @@ cdef class Program:
     def __cinit__(self):
         self.insns = NULL
         self.entries = NULL
-        self.jit_entry = NULL
+        memset(&self.prog, 0, sizeof(self.prog))
         memset(self.table, 0, sizeof(self.table))
 
     def __init__(self, code, engine="jit", helpers=None, maps=None, max_steps=DEFAULT_MAX_STEPS):
@@ -217,14 +218,29 @@ cdef class Program:
         if len(self.static_regions) > BT_MAX_REGIONS - 2:
             raise LoadError(f"program references {len(self.static_regions)} map values; "
                             f"at most {BT_MAX_REGIONS - 2} are supported")
+        self.prog.n = self.n
+        self.prog.insns = self.insns
+        self.prog.entries = self.entries
+        self.prog.helpers = self.table
+        self.prog.max_steps = self.max_steps
+        self.prog.callback = bt_interp_callback
         if engine == "jit":
             from bpftime import jit
             self.jit_code = jit.compile_program(dec)
-            self.jit_entry = <bt_jit_fn><size_t>self.jit_code.entry_address
+            self.prog.jit = <bt_jit_entry><size_t>self.jit_code.entry_address
+            self.prog.callback = bt_prog__jit_callback
+        if bt_prog__register(&self.prog) != 0:
+            raise LoadError(f"too many programs loaded in this process (limit {BT_MAX_PROGS})")
 
     def __dealloc__(self):
+        bt_prog__unregister(&self.prog)
         free(self.insns)
         free(self.entries)
+
+    @property
+    def id(self):
+        """This program's id in the process (what PROG_ARRAY maps store for tail calls)."""
+        return self.prog.id
 
     @property
     def helper_ids(self):
@@ -235,17 +251,15 @@ cdef class Program:
 
     cdef inline void _prepare(self, bt_ctx *ctx, _PyCalls calls):
         cdef object r
+        bt_ctx__init(ctx)
         ctx.helpers = self.table
-        bt_ctx__reset(ctx)
         ctx.max_steps = self.max_steps
         ctx.user = <void *>calls
         for r in self.static_regions:
             bt_ctx__add_region(ctx, <void *><size_t>r[0], r[1], r[2])
 
     cdef inline uint64_t _exec(self, bt_ctx *ctx, uint64_t r1, uint64_t r2) noexcept nogil:
-        if self.jit_entry != NULL:
-            return self.jit_entry(r1, r2, ctx)
-        return bt_interp(self.insns, self.n, self.entries, r1, r2, ctx)
+        return bt_prog__exec(&self.prog, r1, r2, ctx)
 
     cdef _raise(self, bt_ctx *ctx, _PyCalls calls):
         pc = ctx.error_pc
@@ -352,8 +366,7 @@ cdef class Program:
             with nogil:
                 clock_gettime(CLOCK_MONOTONIC, &t0)
                 for i in range(reps):
-                    ctx.exit_flag = BT_EXIT_NONE
-                    ctx.depth = 0
+                    bt_ctx__reset(&ctx)
                     ctx.nregions = base_regions
                     r0 = self._exec(&ctx, <uint64_t>buf, size)
                     if ctx.exit_flag != BT_EXIT_NONE:

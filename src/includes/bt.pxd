@@ -217,14 +217,27 @@ cdef extern from "bt_ctx.h" nogil:
         uint32_t nregions
         void *user
         uint64_t max_steps
+        const void *prog
+        const void *tail_target
+        uint32_t tail_calls
+        uint32_t func_nargs
+        const uint64_t *func_args
+        uint64_t func_ret
+        uint64_t cookie
+        uint32_t override_set
+        uint64_t override_value
+        void *trace
+        uint64_t (*callback)(bt_ctx *, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                             uint64_t) noexcept nogil
         bt_region regions[1]
 
     enum:
         BT_MAX_HELPERS, BT_MAX_REGIONS
-        BT_EXIT_NONE, BT_EXIT_STOP, BT_EXIT_ERROR
+        BT_EXIT_NONE, BT_EXIT_STOP, BT_EXIT_ERROR, BT_EXIT_TAILCALL
         BT_ERR_NONE, BT_ERR_LOAD_OOB, BT_ERR_STORE_OOB, BT_ERR_CALL_DEPTH, BT_ERR_CALLX_TARGET
         BT_ERR_HELPER, BT_ERR_NO_HELPER, BT_ERR_STEP_LIMIT, BT_ERR_BAD_INSN
 
+    void bt_ctx__init(bt_ctx *ctx)
     void bt_ctx__reset(bt_ctx *ctx)
     int bt_ctx__add_region(bt_ctx *ctx, const void *ptr, uint64_t len, int writable)
     void bt_ctx__stop(bt_ctx *ctx, uint64_t value)
