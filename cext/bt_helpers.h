@@ -65,9 +65,16 @@ enum {
 
 /* Fill table[id] for every helper above (other slots are left as they are). */
 void bt_helpers__fill(bt_helper_fn *table, size_t n);
+/* Only the helpers that need no map (bt_helpers.c). */
+void bt_helpers__fill_core(bt_helper_fn *table, size_t n);
+/* bpf_trace_printk / bpf_trace_vprintk (bt_helpers_trace.c). */
+void bt_helpers__fill_trace(bt_helper_fn *table, size_t n);
 
 /* Copy n bytes from src; -EFAULT (dst zeroed) if any byte is unreadable. */
 long bt_probe_read(void *dst, uint64_t n, const void *src);
+/* Copy a NUL-terminated string of at most n bytes (NUL included); returns its length
+ * with the NUL, or -EFAULT (dst zeroed) if the string runs into unreadable memory. */
+long bt_probe_read_str(void *dst, uint64_t n, const void *src);
 
 /* Write one bpf_printk line ("comm-pid [cpu] ts: msg") to ctx->trace.
  * Returns the message length or a negative errno. */

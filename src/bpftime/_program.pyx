@@ -66,6 +66,30 @@ def ubpf_test_helpers():
     }
 
 
+def core_helpers():
+    """The kernel helpers that need no map (memory probes, time, identity, signals,
+    stacks, strings, snprintf, bpf_loop, attach context), by their kernel ids."""
+    cdef bt_helper_fn table[BT_MAX_HELPERS]
+    memset(table, 0, sizeof(table))
+    bt_helpers__fill_core(table, BT_MAX_HELPERS)
+    return {i: _native(table[i], f"helper {i}") for i in range(BT_MAX_HELPERS) if table[i] != NULL}
+
+
+def format_bpf(fmt, args):
+    """Format like bpf_snprintf / bpf_trace_printk (for tests and the CLI)."""
+    cdef char out[1024]
+    cdef uint64_t a[12]
+    cdef bytes f = fmt if isinstance(fmt, bytes) else fmt.encode()
+    if len(args) > 12:
+        raise ValueError("at most 12 arguments")
+    for i, v in enumerate(args):
+        a[i] = <uint64_t>(v & 0xFFFFFFFFFFFFFFFF)
+    n = bt_format(out, sizeof(out), f, len(f), a, len(args))
+    if n < 0:
+        raise ValueError(f"bad format {f!r} for {len(args)} arguments")
+    return out[:min(n, sizeof(out) - 1)].decode(errors="replace")
+
+
 cdef class _PyCalls:
     """Per-run state of Python-callable helpers: the callables, buffers they returned
     (kept alive until the run ends) and a raised exception."""

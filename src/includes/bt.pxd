@@ -280,3 +280,14 @@ cdef extern from "bt_mem.h" nogil:
     void bt_st16(void *p, uint16_t v)
     void bt_st32(void *p, uint32_t v)
     void bt_st64(void *p, uint64_t v)
+
+
+cdef extern from "bt_helpers.h" nogil:
+    void bt_helpers__fill_core(bt_helper_fn *table, size_t n)
+    long bt_probe_read(void *dst, uint64_t n, const void *src)
+    long bt_probe_read_str(void *dst, uint64_t n, const void *src)
+
+
+cdef extern from "bt_format.h" nogil:
+    long bt_format(char *out, size_t outlen, const char *fmt, size_t fmtlen, const uint64_t *args,
+                   uint32_t nargs)
