@@ -179,8 +179,9 @@ cdef class Program:
     for the rest of the run.
     ``maps`` maps the fd/index an ``lddw`` pseudo-instruction names to a
     bpftime.insn.MapBinding. ``max_steps`` bounds the backward jumps and calls of one
-    interpreter run (the JIT runs verified code and has no budget). Malformed code
-    raises LoadError.
+    interpreter run (the JIT runs verified code and has no budget). ``trace`` is the
+    address of the RINGBUF map bpf_printk writes to (bpftime.load sets it). Malformed
+    code raises LoadError.
     """
     cdef bt_insn *insns
     cdef uint8_t *entries
@@ -191,6 +192,7 @@ cdef class Program:
     cdef bt_prog prog
     cdef list static_regions
     cdef readonly uint64_t max_steps
+    cdef uint64_t trace
     cdef readonly str engine
     cdef readonly object decoded
     cdef readonly object jit_code
@@ -201,8 +203,10 @@ cdef class Program:
         memset(&self.prog, 0, sizeof(self.prog))
         memset(self.table, 0, sizeof(self.table))
 
-    def __init__(self, code, engine="jit", helpers=None, maps=None, max_steps=DEFAULT_MAX_STEPS):
+    def __init__(self, code, engine="jit", helpers=None, maps=None, max_steps=DEFAULT_MAX_STEPS,
+                 trace=0):
         cdef uint32_t bad = 0
+        self.trace = trace
         if max_steps < 1:
             raise ValueError("max_steps must be >= 1")
         self.max_steps = max_steps
@@ -276,6 +280,7 @@ cdef class Program:
     cdef inline void _prepare(self, bt_ctx *ctx, _PyCalls calls):
         cdef object r
         bt_ctx__init(ctx)
+        ctx.trace = <void *><size_t>self.trace
         ctx.helpers = self.table
         ctx.max_steps = self.max_steps
         ctx.user = <void *>calls
