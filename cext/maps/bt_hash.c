@@ -20,8 +20,9 @@
  * An element is filled completely and then published with one store. The one
  * element beyond max_entries lets an update of an existing key fill a fresh
  * element and swap it in with one store, so readers never see half a value and
- * a full map can still be updated. Per-CPU values are updated in place, as in
- * the kernel. A recycled element may be read by a lookup that raced with its
+ * a full map can still be updated; values of at most 8 bytes are instead
+ * replaced in place with one aligned store. Per-CPU values are updated in
+ * place, as in the kernel. A recycled element may be read by a lookup that raced with its
  * deletion: the kernel's preallocated hash has the same window.
  *
  * LRU: a lookup from a program sets `ref`. When a new key finds the map full,
@@ -180,7 +181,7 @@ static hash_elem *find(const bt_map *m, const void *key, uint32_t h)
         uint64_t p = __atomic_load_n(&hd[b], __ATOMIC_ACQUIRE);
         while (!is_end(p)) {
             hash_elem *e = elem_at(m, p);
-            if (e->hash == h && memcmp(ekey(e), key, ks) == 0)
+            if (e->hash == h && bt_key_eq(ekey(e), key, ks))
                 return e;
             p = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
         }
@@ -196,7 +197,7 @@ static hash_elem *find_locked(bt_map *m, const void *key, uint32_t h, uint64_t *
     uint64_t *slot = &heads(m)[h & (m->aux[A_NBUCKETS] - 1)];
     while (!is_end(*slot)) {
         hash_elem *e = elem_at(m, *slot);
-        if (e->hash == h && memcmp(ekey(e), key, m->key_size) == 0) {
+        if (e->hash == h && bt_key_eq(ekey(e), key, m->key_size)) {
             *slotp = slot;
             return e;
         }
@@ -279,6 +280,12 @@ static long update(bt_map *m, const void *key, const void *value, uint64_t flags
         rc = -EEXIST;
     } else if (!old && flags == BT_EXIST) {
         rc = -ENOENT;
+    } else if (old && !is_percpu(m) && m->value_size <= 8) {
+        /* one aligned 8-byte store: readers see the old or the new value, never a mix */
+        uint64_t w = 0;
+        memcpy(&w, value, m->value_size);
+        __atomic_store_n((uint64_t *)evalue(m, old), w, __ATOMIC_RELEASE);
+        old->ref = 1;
     } else if (old) {
         hash_elem *e = is_percpu(m) ? NULL : fresh_elem(m, key, h, value, user);
         if (e) {

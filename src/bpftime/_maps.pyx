@@ -16,7 +16,7 @@ bytes), loading programs that use maps (they take ``RawMap.handle`` and
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize,
                             PyBytes_GET_SIZE)
-from libc.errno cimport errno
+from libc.errno cimport ENOENT, errno
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset, strlen
@@ -575,7 +575,7 @@ cdef class RawMap:
             arg_release(&k)
             if rc == 0:
                 return out
-        if rc == -_errno.ENOENT:
+        if rc == -ENOENT:
             return None
         raise self._error("lookup", -rc)
 
@@ -625,7 +625,7 @@ cdef class RawMap:
         arg_release(&k)
         if rc == 0:
             return PyBytes_FromStringAndSize(<char *>small, self.key_size)
-        if rc == -_errno.ENOENT:
+        if rc == -ENOENT:
             return None
         raise self._error("next_key", -rc)
 
@@ -747,7 +747,7 @@ cdef class RawMap:
             for i in range(n):
                 if rcs[i] == 0:
                     res[i] = PyBytes_FromStringAndSize(<char *>out + i * vs, vs)
-                elif rcs[i] != -_errno.ENOENT:
+                elif rcs[i] != -ENOENT:
                     raise self._error(f"lookup_batch (element {i})", -rcs[i])
             return res
         finally:
