@@ -93,16 +93,18 @@ _HASHES = (BT_MAP_HASH, BT_MAP_PERCPU_HASH, BT_MAP_LRU_HASH, BT_MAP_LRU_PERCPU_H
 
 
 cdef inline str _errname(int e):
+    if e == _errno.EOPNOTSUPP:
+        return "EOPNOTSUPP"  # errorcode names it by its alias ENOTSUP
     return _errno.errorcode.get(e, str(e))
 
 
-def _map_type(t):
+def _map_type(t, name):
     if isinstance(t, str):
         try:
             return MAP_TYPES[t.lower()]
         except KeyError:
-            raise MapError(f"unknown map type {t!r}; known: {', '.join(MAP_TYPES)}",
-                           _errno.EINVAL) from None
+            raise MapError(f"create map {name!r}: unknown map type {t!r} (known: "
+                           f"{', '.join(MAP_TYPES)}); EINVAL", _errno.EINVAL) from None
     return int(t)
 
 
@@ -257,7 +259,7 @@ cdef class Segment:
         cdef uint32_t mid = 0
         cdef int rc
         self._alive()
-        t = _map_type(type)
+        t = _map_type(type, name)
         tname = _TYPE_NAMES.get(t, f"type {t}")
         bname = name.encode("ascii", "replace")
         if len(bname) >= BT_MAP_NAME_LEN:
@@ -500,6 +502,9 @@ cdef class RawMap:
             return "no map with that id in this segment"
         if e == _errno.EBUSY:
             return "map is already frozen"
+        if e == _errno.ENOMEM and t == BT_MAP_STACK_TRACE:
+            return (f"every stack record is in use (max_entries {self.max_entries}); "
+                    "delete stacks or create the map larger")
         if e == _errno.ENOMEM:
             return ("no free element: a process died while updating the map; the next "
                     "locked update repairs it")
