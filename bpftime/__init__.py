@@ -17,6 +17,7 @@ if _util.find_spec(f"{__name__}._program") is None:
     load_installed()
 else:
     from . import asm
+    from ._maps import MAP_TYPES, RawMap, Segment
     from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
     from .errors import (
         AsmError,
@@ -25,6 +26,8 @@ else:
         JitError,
         KernelError,
         LoadError,
+        MapError,
+        MapKeyError,
     )
     from .insn import MapBinding
 
@@ -37,9 +40,14 @@ __all__ = [
     "JitError",
     "KernelError",
     "LoadError",
+    "MAP_TYPES",
     "MapBinding",
+    "MapError",
+    "MapKeyError",
     "NativeHelper",
     "Program",
+    "RawMap",
+    "Segment",
     "TestRunResult",
     "__version__",
     "asm",

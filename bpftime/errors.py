@@ -50,3 +50,23 @@ class KernelError(BpftimeError):
     def __init__(self, message: str, errno: int = 0) -> None:
         super().__init__(message)
         self.errno = errno
+
+
+class MapError(BpftimeError):
+    """A map or shared-memory segment operation failed.
+
+    ``errno`` is the kernel's errno for the same failure (E2BIG for a full hash map,
+    EINVAL for bad attributes or flags, ...).
+    """
+
+    def __init__(self, message: str, errno: int = 0) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class MapKeyError(MapError, KeyError):
+    """A map has no such key, or a queue/stack is empty (errno ENOENT)."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message like a key
+        return str(self.args[0]) if self.args else ""
