@@ -16,11 +16,12 @@ if _util.find_spec(f"{__name__}._program") is None:
 
     load_installed()
 else:
-    from . import asm
+    from . import asm, btf, elf
     from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
     from .errors import (
         AsmError,
         BpftimeError,
+        ElfError,
         ExecutionError,
         JitError,
         KernelError,
@@ -33,6 +34,7 @@ else:
 __all__ = [
     "AsmError",
     "BpftimeError",
+    "ElfError",
     "ExecutionError",
     "JitError",
     "KernelError",
@@ -43,5 +45,7 @@ __all__ = [
     "TestRunResult",
     "__version__",
     "asm",
+    "btf",
+    "elf",
     "ubpf_test_helpers",
 ]

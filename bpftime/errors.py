@@ -50,3 +50,16 @@ class KernelError(BpftimeError):
     def __init__(self, message: str, errno: int = 0) -> None:
         super().__init__(message)
         self.errno = errno
+
+
+class ElfError(BpftimeError):
+    """An ELF object (or its BTF) could not be read into a spec.
+
+    ``section`` is the ELF section and ``offset`` the byte offset in it where the
+    problem is, when known.
+    """
+
+    def __init__(self, message: str, section: str | None = None, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.section = section
+        self.offset = offset
