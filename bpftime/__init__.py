@@ -16,12 +16,13 @@ if _util.find_spec(f"{__name__}._program") is None:
 
     load_installed()
 else:
-    from . import asm
+    from . import asm, btf, elf
     from ._maps import MAP_TYPES, RawMap, Segment
     from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
     from .errors import (
         AsmError,
         BpftimeError,
+        ElfError,
         ExecutionError,
         JitError,
         KernelError,
@@ -36,6 +37,7 @@ else:
 __all__ = [
     "AsmError",
     "BpftimeError",
+    "ElfError",
     "ExecutionError",
     "JitError",
     "KernelError",
@@ -51,5 +53,7 @@ __all__ = [
     "TestRunResult",
     "__version__",
     "asm",
+    "btf",
+    "elf",
     "ubpf_test_helpers",
 ]

@@ -70,3 +70,16 @@ class MapKeyError(MapError, KeyError):
     def __str__(self) -> str:
         # KeyError would quote the message like a key
         return str(self.args[0]) if self.args else ""
+
+
+class ElfError(BpftimeError):
+    """An ELF object (or its BTF) could not be read into a spec.
+
+    ``section`` is the ELF section and ``offset`` the byte offset in it where the
+    problem is, when known.
+    """
+
+    def __init__(self, message: str, section: str | None = None, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.section = section
+        self.offset = offset
