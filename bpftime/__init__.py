@@ -16,7 +16,7 @@ if _util.find_spec(f"{__name__}._program") is None:
 
     load_installed()
 else:
-    from . import asm, btf, elf
+    from . import asm, btf, elf, maps
     from ._maps import MAP_TYPES, RawMap, Segment
     from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
     from .errors import (
@@ -31,11 +31,13 @@ else:
         MapKeyError,
     )
     from .insn import MapBinding
+    from .object import BpfObject, load, open_segment
 
     __version__ = "0.1.0"
 
 __all__ = [
     "AsmError",
+    "BpfObject",
     "BpftimeError",
     "ElfError",
     "ExecutionError",
@@ -55,5 +57,8 @@ __all__ = [
     "asm",
     "btf",
     "elf",
+    "load",
+    "maps",
+    "open_segment",
     "ubpf_test_helpers",
 ]
