@@ -36,6 +36,7 @@ else:
     __version__ = "0.1.0"
 
 __all__ = [
+    "MAP_TYPES",
     "AsmError",
     "BpfObject",
     "BpftimeError",
@@ -44,7 +45,6 @@ __all__ = [
     "JitError",
     "KernelError",
     "LoadError",
-    "MAP_TYPES",
     "MapBinding",
     "MapError",
     "MapKeyError",

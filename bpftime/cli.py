@@ -97,9 +97,8 @@ def _prog(args: argparse.Namespace) -> int:
             print(_json(rows))
         else:
             for i, r in enumerate(rows):
-                print(
-                    f"{i}: {r['kind']}  name {r['name']}  section {r['section']}  insns {r['insns']}"
-                )
+                head = f"{i}: {r['kind']}  name {r['name']}"
+                print(f"{head}  section {r['section']}  insns {r['insns']}")
         return 0
     names = [args.name] if args.name else list(progs)
     for name in names:
@@ -116,8 +115,8 @@ def _prog(args: argparse.Namespace) -> int:
             shown_line = None
             for text in lines:
                 info = p.line_info.get(slot)
-                if info is not None and info != shown_line:
-                    print(f"; {info}")
+                if info is not None and info.line and info != shown_line:
+                    print(f"; {info.text.strip()}  ({Path(info.file).name}:{info.line})")
                     shown_line = info
                 print(f"{slot:5}: {text}")
                 slot += 2 if text.startswith("lddw") else 1

@@ -12,6 +12,7 @@ Does not own: the maps themselves (cext/, through bpftime._maps) or BTF parsing
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any, TextIO
@@ -88,8 +89,14 @@ class Map(MutableMapping[Any, Any]):
     key raises ``MapKeyError`` (a ``KeyError``).
     """
 
-    def __init__(self, raw: Any, name: str | None = None, btf: Any = None,
-                 key_type_id: int | None = None, value_type_id: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        raw: Any,
+        name: str | None = None,
+        btf: Any = None,
+        key_type_id: int | None = None,
+        value_type_id: int | None = None,
+    ) -> None:
         self.raw = raw
         self.name = name or raw.name
         self.type = int(raw.type)
@@ -153,8 +160,7 @@ class Map(MutableMapping[Any, Any]):
         self.raw.delete(self._k(key))
 
     def __iter__(self) -> Iterator[Any]:
-        for k in self.raw.keys():
-            yield self.key.decode(k)
+        yield from map(self.key.decode, self.raw.keys())
 
     def __len__(self) -> int:
         return int(self.raw.count())
@@ -175,7 +181,7 @@ class Map(MutableMapping[Any, Any]):
         return out
 
     def keys(self) -> list[Any]:  # type: ignore[override]
-        return [self.key.decode(k) for k in self.raw.keys()]
+        return list(map(self.key.decode, self.raw.keys()))
 
     def values(self) -> list[Any]:  # type: ignore[override]
         return [v for _, v in self.items()]
@@ -190,10 +196,8 @@ class Map(MutableMapping[Any, Any]):
             self.zero()
             return
         for k in list(self.raw.keys()):
-            try:
+            with contextlib.suppress(MapKeyError):  # deleted meanwhile by a program
                 self.raw.delete(k)
-            except MapKeyError:
-                pass
 
     def zero(self) -> None:
         """Set every value to zero bytes."""
@@ -264,9 +268,14 @@ class Map(MutableMapping[Any, Any]):
         return int(getattr(self.raw, "ncpu", 1))
 
     # --- histograms (bcc's text)
-    def print_log2_hist(self, val_type: str = "value", section_header: str = "Bucket ptr",
-                        section_print_fn: Callable[[Any], str] | None = None,
-                        strip_leading_zero: bool = False, out: TextIO | None = None) -> None:  # fmt: skip
+    def print_log2_hist(
+        self,
+        val_type: str = "value",
+        section_header: str = "Bucket ptr",
+        section_print_fn: Callable[[Any], str] | None = None,
+        strip_leading_zero: bool = False,
+        out: TextIO | None = None,
+    ) -> None:
         """Print a log2 histogram whose keys are slot indexes (bpf_log2l), as bcc does.
 
         With struct keys ``{bucket, slot}``, one histogram per bucket, headed by
@@ -278,17 +287,23 @@ class Map(MutableMapping[Any, Any]):
                 out.write(f"\n{header}\n")
             out.write(format_log2_hist(vals, val_type, strip_leading_zero))
 
-    def print_linear_hist(self, val_type: str = "value", section_header: str = "Bucket ptr",
-                          section_print_fn: Callable[[Any], str] | None = None,
-                          strip_leading_zero: bool = False, out: TextIO | None = None) -> None:  # fmt: skip
+    def print_linear_hist(
+        self,
+        val_type: str = "value",
+        section_header: str = "Bucket ptr",
+        section_print_fn: Callable[[Any], str] | None = None,
+        strip_leading_zero: bool = False,
+        out: TextIO | None = None,
+    ) -> None:
         out = out or sys.stdout
         for header, vals in self._hist_sections(LINEAR_INDEX_MAX, section_header, section_print_fn):
             if header:
                 out.write(f"\n{header}\n")
             out.write(format_linear_hist(vals, val_type, strip_leading_zero))
 
-    def _hist_sections(self, size: int, section_header: str,
-                       section_print_fn: Callable[[Any], str] | None) -> list[tuple[str, list[int]]]:  # fmt: skip
+    def _hist_sections(
+        self, size: int, section_header: str, section_print_fn: Callable[[Any], str] | None
+    ) -> list[tuple[str, list[int]]]:
         buckets: dict[Any, list[int]] = {}
         for k, v in self.items():
             count = sum(v) if isinstance(v, list) else v

@@ -76,8 +76,8 @@ class BpfObject:
     def globals(self, section: str = ".bss") -> Any:
         """The global variables of a data section (.data, .rodata, .bss) as {name: value}."""
         if section not in self.maps:
-            raise KeyError(f"no global data section {section!r}; have: "
-                           f"{', '.join(n for n in self.maps if n.startswith('.')) or 'none'}")  # fmt: skip
+            have = ", ".join(n for n in self.maps if n.startswith(".")) or "none"
+            raise KeyError(f"no global data section {section!r}; have: {have}")
         return self.maps[section][0]
 
     # --- bpf_printk output

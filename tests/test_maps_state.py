@@ -337,8 +337,12 @@ class LpmMachine(SegmentMachine):
     def key(plen: int, data: bytes) -> bytes:
         return struct.pack("<I", plen) + data
 
-    @rule(plen=PREFIX, data=st.tuples(BYTE, BYTE, BYTE, BYTE), v=st.integers(0, 2**32 - 1),
-          flags=FLAGS)
+    @rule(
+        plen=PREFIX,
+        data=st.tuples(BYTE, BYTE, BYTE, BYTE),
+        v=st.integers(0, 2**32 - 1),
+        flags=FLAGS,
+    )
     def update(self, plen: int, data: tuple[int, ...], v: int, flags: int) -> None:
         raw = bytes(data)
         mk = (plen, masked(raw, plen))
