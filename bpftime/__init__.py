@@ -34,13 +34,13 @@ else:
     __version__ = "0.1.0"
 
 __all__ = [
+    "MAP_TYPES",
     "AsmError",
     "BpftimeError",
     "ExecutionError",
     "JitError",
     "KernelError",
     "LoadError",
-    "MAP_TYPES",
     "MapBinding",
     "MapError",
     "MapKeyError",

@@ -184,8 +184,15 @@ CREATE_ERRORS = [
     ("NUMA node for per-CPU", "percpu_hash", 4, 4, 1, {"flags": M.BPF_F_NUMA_NODE}, E.EINVAL),
     ("per-CPU hash value too big", "percpu_hash", 4, 32769, 1, {}, E.E2BIG),
     ("RDONLY with WRONLY", "hash", 4, 4, 1, {"flags": M.BPF_F_RDONLY | M.BPF_F_WRONLY}, E.EINVAL),
-    ("RDONLY_PROG with WRONLY_PROG", "array", 4, 4, 1,
-     {"flags": M.BPF_F_RDONLY_PROG | M.BPF_F_WRONLY_PROG}, E.EINVAL),
+    (
+        "RDONLY_PROG with WRONLY_PROG",
+        "array",
+        4,
+        4,
+        1,
+        {"flags": M.BPF_F_RDONLY_PROG | M.BPF_F_WRONLY_PROG},
+        E.EINVAL,
+    ),
     ("map_extra on a hash", "hash", 4, 4, 1, {"map_extra": 1}, E.EINVAL),
     ("inner_map_id on a hash", "hash", 4, 4, 1, {"inner_map_id": 1}, E.EINVAL),
     ("name too long", "hash", 4, 4, 1, {"name": "a" * 16}, E.EINVAL),
@@ -220,11 +227,17 @@ CREATE_ERRORS = [
     ("stack trace value not a multiple of 8", "stack_trace", 4, 12, 1, {}, E.EINVAL),
     ("stack trace key_size 8", "stack_trace", 8, 16, 1, {}, E.EINVAL),
     ("stack trace deeper than 127", "stack_trace", 4, 128 * 8, 1, {}, E.EINVAL),
-    ("stack trace build ids", "stack_trace", 4, 16, 1, {"flags": M.BPF_F_STACK_BUILD_ID},
-     E.EOPNOTSUPP),
+    (
+        "stack trace build ids",
+        "stack_trace",
+        4,
+        16,
+        1,
+        {"flags": M.BPF_F_STACK_BUILD_ID},
+        E.EOPNOTSUPP,
+    ),
     ("map of maps without inner map", "array_of_maps", 4, 4, 1, {}, E.EBADF),
-    ("map of maps with missing inner map", "hash_of_maps", 4, 4, 1, {"inner_map_id": 99},
-     E.EBADF),
+    ("map of maps with missing inner map", "hash_of_maps", 4, 4, 1, {"inner_map_id": 99}, E.EBADF),
 ]
 
 
@@ -232,8 +245,14 @@ CREATE_ERRORS = [
     "what, kind, key, value, max_entries, kw, e", CREATE_ERRORS, ids=[c[0] for c in CREATE_ERRORS]
 )
 def test_create_refused(
-    seg: Segment, what: str, kind: object, key: int, value: int, max_entries: int,
-    kw: dict[str, object], e: int,
+    seg: Segment,
+    what: str,
+    kind: object,
+    key: int,
+    value: int,
+    max_entries: int,
+    kw: dict[str, object],
+    e: int,
 ) -> None:
     err = raises(e, seg.create_map, kind, key, value, max_entries, **kw)
     assert str(err).startswith("create map "), str(err)

@@ -69,7 +69,9 @@ BPF_F_INNER_MAP = BT_F_INNER_MAP
 BPF_F_CURRENT_CPU = BT_F_CURRENT_CPU
 BPF_F_FAST_STACK_CMP = BT_F_FAST_STACK_CMP
 BPF_F_REUSE_STACKID = BT_F_REUSE_STACKID
-# ringbuf query flags
+# ringbuf output/submit/discard flags (accepted; consumers poll) and query flags
+BPF_RB_NO_WAKEUP = BT_RB_NO_WAKEUP
+BPF_RB_FORCE_WAKEUP = BT_RB_FORCE_WAKEUP
 BPF_RB_AVAIL_DATA = BT_RB_AVAIL_DATA
 BPF_RB_RING_SIZE = BT_RB_RING_SIZE
 BPF_RB_CONS_POS = BT_RB_CONS_POS
@@ -452,6 +454,11 @@ cdef class RawMap:
         return self.m.inner_map_id
 
     @property
+    def offset(self):
+        """Offset of the map's header in its segment (the same in every process)."""
+        return self.m.self_off
+
+    @property
     def lock_owner(self):
         """Pid holding the map's lock, 0 when free (diagnostics)."""
         self._alive()
@@ -640,6 +647,9 @@ cdef class RawMap:
         while k is not None:
             yield k
             k = self.next_key(k)
+
+    def __iter__(self):
+        return self.keys()
 
     def lookup_and_delete(self, key=None):
         """Remove key and return its value (queues/stacks: pop, key None)."""
