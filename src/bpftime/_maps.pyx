@@ -13,7 +13,7 @@ Does not own: map semantics (cext/maps/), typed keys and values (callers pack
 bytes), loading programs that use maps (they take ``RawMap.handle`` and
 ``RawMap.value_addr``).
 """
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize,
                             PyBytes_GET_SIZE)
 from libc.errno cimport ENOENT, errno
@@ -151,7 +151,7 @@ cdef class _Items:
         cdef Py_ssize_t i
         if size == 0:
             raise owner._error(f"{what} batch", _errno.EOPNOTSUPP)
-        if isinstance(obj, (bytes, bytearray, memoryview)):
+        if PyObject_CheckBuffer(obj):
             arg_get(&self.packed, obj)
             if self.packed.n % size:
                 raise owner._size_error(f"{what} batch", f"packed {what}s",
@@ -163,7 +163,7 @@ cdef class _Items:
             for i in range(self.n):
                 self.ptrs[i] = self.packed.p + i * size
             return 0
-        self.keep = tuple([x if PyBytes_CheckExact(x) else bytes(x) for x in obj])
+        self.keep = tuple([x if PyBytes_CheckExact(x) else memoryview(x).tobytes() for x in obj])
         self.n = len(self.keep)
         self.ptrs = <const uint8_t **>malloc(max(self.n, 1) * sizeof(uint8_t *))
         if self.ptrs == NULL:
