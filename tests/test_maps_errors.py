@@ -7,6 +7,7 @@ wording is part of the contract.
 
 from __future__ import annotations
 
+import array
 import errno
 import mmap
 import os
@@ -411,10 +412,14 @@ def test_operations_a_type_lacks(seg: Segment) -> None:
     raises(E.EINVAL, perf.perf_consume, seg.ncpu, print)
 
 
-def test_lookup_batch_empty_is_fine(seg: Segment) -> None:
-    h = seg.create_map("hash", 4, 4, 1)
+def test_batch_inputs(seg: Segment) -> None:
+    h = seg.create_map("hash", 4, 4, 4)
     assert h.lookup_batch([]) == []
     assert h.lookup_batch(b"") == []
+    h.update_batch(array.array("I", [1, 2]), [bytearray(b"abcd"), memoryview(b"efgh")])
+    assert h.lookup_batch([u32(2), u32(1), u32(3)]) == [b"efgh", b"abcd", None]
+    with pytest.raises(TypeError):
+        h.lookup_batch([1, 2])  # ints are not keys
 
 
 def test_stack_trace_errors(seg: Segment) -> None:

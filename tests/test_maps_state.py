@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
+import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import hypothesis.strategies as st
 import pytest
@@ -39,6 +41,15 @@ FLAGS = st.sampled_from([M.BPF_ANY, M.BPF_NOEXIST, M.BPF_EXIST])
 
 def u32(i: int) -> bytes:
     return struct.pack("<I", i)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_leftover_segments() -> Iterator[None]:
+    """Teardown unlinks each machine's segment; this catches any run Hypothesis
+    abandoned without one (names carry the creating pid, so only ours go)."""
+    yield
+    for path in glob.glob(f"/dev/shm/bpftime-{os.getpid()}-*"):
+        os.unlink(path)
 
 
 class SegmentMachine(RuleBasedStateMachine):
@@ -416,7 +427,8 @@ class RingbufMachine(SegmentMachine):
         self.m = self.seg.create_map("ringbuf", 0, 0, RING)
         self.pending: dict[int, bytes] = {}
         self.committed: dict[int, tuple[bytes, bool]] = {}
-        self.order: list[int] = []  # addresses, in reservation order
+        self.order: list[int] = []  # records in reservation order: addresses, or negative ids
+        self.outputs = 0  # for the ids of records written by output, committed at once
         self.prod = 0
         self.cons = 0
 
@@ -438,8 +450,9 @@ class RingbufMachine(SegmentMachine):
             return
         assert r0 == 0
         self.prod = new
-        self.order.append(-len(self.order) - 1)  # a synthetic key: output commits at once
-        self.committed[self.order[-1]] = (data, False)
+        self.outputs += 1
+        self.order.append(-self.outputs)
+        self.committed[-self.outputs] = (data, False)
 
     @rule(data=st.binary(max_size=700))
     def reserve(self, data: bytes) -> None:
