@@ -490,3 +490,14 @@ def test_helper_errors(seg: Segment) -> None:
     assert M.trace_write(None, b"hello") == -E.ENOENT
     with pytest.raises(ValueError):
         M.call_helper(5, 0)
+
+
+def test_lookup_batch_packed_matches_single_lookups() -> None:
+    with Segment(size=8 << 20) as seg:
+        m = seg.create_map(1, 4, 8, 16)
+        m.update(struct.pack("<I", 3), struct.pack("<Q", 9))
+        m.update(struct.pack("<I", 5), struct.pack("<Q", 11))
+        values, present = m.lookup_batch(struct.pack("<III", 3, 4, 5), packed=True)
+        assert present == b"\x01\x00\x01"
+        assert values == struct.pack("<QQQ", 9, 0, 11)
+        assert m.lookup_batch([struct.pack("<I", 4)]) == [None]

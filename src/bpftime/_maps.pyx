@@ -739,9 +739,11 @@ cdef class RawMap:
 
     # --- batches: one C loop ----------------------------------------------------------
 
-    def lookup_batch(self, keys):
+    def lookup_batch(self, keys, packed=False):
         """Values of many keys (None where missing). keys: a sequence of keys or one
-        buffer of packed keys."""
+        buffer of packed keys. With packed=True, returns (values, present): one bytes
+        object of len(keys) * user_value_size (zeros where missing) and one byte per key,
+        1 where found, as BPF_MAP_LOOKUP_BATCH fills flat arrays."""
         cdef _Items ks = _Items()
         cdef Py_ssize_t i, n, vs = self.user_value_size
         cdef uint8_t *out
@@ -758,6 +760,16 @@ cdef class RawMap:
             with nogil:
                 for i in range(n):
                     rcs[i] = bt_map__user_lookup(m, ks.ptrs[i], out + i * vs)
+                    if rcs[i] != 0:
+                        memset(out + i * vs, 0, vs)
+            if packed:
+                present = bytearray(n)
+                for i in range(n):
+                    if rcs[i] == 0:
+                        present[i] = 1
+                    elif rcs[i] != -ENOENT:
+                        raise self._error(f"lookup_batch (element {i})", -rcs[i])
+                return PyBytes_FromStringAndSize(<char *>out, n * vs), bytes(present)
             res = [None] * n
             for i in range(n):
                 if rcs[i] == 0:
