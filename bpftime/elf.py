@@ -57,6 +57,8 @@ R_BPF_64_32 = 10
 SHF_EXECINSTR = 0x4
 BPF_F_RDONLY_PROG = 1 << 7
 BPF_F_MMAPABLE = 1 << 10
+# a global data section becomes one map value; the kernel refuses array values this big too
+MAX_DATA_SECTION = 1 << 24
 _HDR_SIZE = 64
 _SHDR_SIZE = 64
 _SYM_SIZE = 24
@@ -585,6 +587,12 @@ class _Loader:
         if self.btf is not None:
             ids = self.btf.find(sec.name, Kind.DATASEC)
             value_id = ids[0] if ids else None
+        if sec.size > MAX_DATA_SECTION:
+            raise _err(
+                f"{sec.size} bytes of global data; a global data section may have at most"
+                f" {MAX_DATA_SECTION} bytes (it becomes one map value)",
+                sec.name,
+            )
         readonly = kind == "rodata"
         flags = BPF_F_MMAPABLE | (BPF_F_RDONLY_PROG if readonly else 0)
         data = bytes(sec.size) if kind == "bss" else sec.data
