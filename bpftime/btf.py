@@ -509,8 +509,8 @@ class Btf:
         if k == Kind.DATASEC:
             return f"section {t.name}"
         # DECL_TAG
-        target = self._fmt(t.type, "", depth + 1).strip()
-        return f'__attribute__((btf_decl_tag("{t.name}"))) on {target}'
+        tagged = self._fmt(t.type, "", depth + 1).strip()
+        return f'__attribute__((btf_decl_tag("{t.name}"))) on {tagged}'
 
     # -- values ---------------------------------------------------------------------
 
