@@ -23,6 +23,7 @@ _ENCODING = {"(none)": 0, "SIGNED": 1, "CHAR": 2, "BOOL": 4}
 
 @pytest.mark.parametrize("path", OBJECTS, ids=lambda p: p.name)
 def test_btf_matches_bpftool(path):
+    """Every type of every object as bpftool dumps it (probes.bpf.c has tags and a float)."""
     btf = Btf.parse(section(path, ".BTF"))
     dump = bpftool_dump(path)
     assert len(btf) == len(dump) + 1
@@ -42,6 +43,8 @@ def test_btf_matches_bpftool(path):
             assert (t.index_type, t.nelems) == (int(a["index_type_id"]), int(a["nr_elems"]))
         if d.kind in ("FUNC", "VAR"):
             assert t.linkage == _LINKAGE[a["linkage"]], d.id
+        if d.kind == "DECL_TAG":
+            assert t.component_idx == int(a["component_idx"])
         if d.kind == "FWD":
             assert t.kind_flag == (a["fwd_kind"] == "union")
         if d.kind in ("STRUCT", "UNION"):
