@@ -12,10 +12,16 @@ struct tagged {
 
 struct tagged tagged_var;
 
+/* a global function: a subprogram in .text, called through its symbol */
+__attribute__((noinline)) int global_helper(int x)
+{
+	return x * 3;
+}
+
 SEC("uprobe")
 int first_in_section(void *ctx)
 {
-	return 1;
+	return global_helper(1) - 2;
 }
 
 SEC("uprobe")
