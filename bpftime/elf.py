@@ -504,7 +504,13 @@ class _Loader:
             mt = btf.types[m.type]
             # numa_node and pinning are parsed and ignored: userspace has no NUMA
             # placement of maps and no bpffs to pin them in
-            if m.name in (
+            enum = btf.types[btf.resolve(m.type)]
+            if m.name == "map_extra" and enum.kind in (Kind.ENUM, Kind.ENUM64):
+                # libbpf >= 1.3: __ulong(map_extra, v) is an enum with the one value v
+                if len(enum.enumerators) != 1:
+                    raise fail("'map_extra' is an enum, but not __ulong() (one enumerator)")
+                ints[m.name] = enum.enumerators[0].value & 0xFFFFFFFFFFFFFFFF
+            elif m.name in (
                 "type",
                 "max_entries",
                 "map_flags",
