@@ -22,6 +22,7 @@ import bpftime
 from bpftime import opcodes as o
 from bpftime.elf import load_spec
 from bpftime.errors import ElfError
+from bpftime.insn import validate
 from bpftime.sections import parse_section
 
 _SLOT = struct.Struct("<BBhi")
@@ -640,3 +641,15 @@ def test_corrupt_objects_never_crash(which, flips, cut):
         data = data[: int(cut * len(data))]
     with contextlib.suppress(ElfError):
         load_spec(bytes(data), arch="aarch64" if "arm64" in name else "x86_64")
+
+
+@pytest.mark.parametrize("path", _LOADABLE, ids=lambda p: p.name)
+def test_every_program_passes_load_time_validation(path):
+    """The relocated forms are the ones the engines accept (bpftime.insn.validate)."""
+    spec = load_spec(path, arch="aarch64" if "arm64" in path.name else "x86_64")
+    maps = {
+        i: bpftime.MapBinding(0x1000 + i, 0x100000 * (i + 1), max(m.value_size, 1))
+        for i, m in enumerate(spec.maps)
+    }
+    for prog in spec.programs.values():
+        validate(prog.insns, range(512), maps)
