@@ -257,15 +257,11 @@ class Map(MutableMapping[Any, Any]):
                   event_type: int | str | None = None) -> int:  # fmt: skip
         """Perf event array: read every CPU's ring; callback(cpu, event), lost_callback(cpu, n)."""
         decode = _event_decoder(self.btf, event_type)
-        total = 0
-        for cpu in range(self.raw_ncpu()):
-            total += int(self.raw.perf_consume(
-                cpu, lambda c, data: callback(c, decode(data)),
-                lost_callback or (lambda c, n: None)))  # fmt: skip
-        return total
-
-    def raw_ncpu(self) -> int:
-        return int(getattr(self.raw, "ncpu", 1))
+        return int(
+            self.raw.perf_consume(
+                None, lambda c, data: callback(c, decode(data)), lost_callback or _ignore_lost
+            )
+        )
 
     # --- histograms (bcc's text)
     def print_log2_hist(
@@ -326,6 +322,10 @@ class Map(MutableMapping[Any, Any]):
                 shown = section_print_fn(bucket) if section_print_fn else bucket
                 out.append((f"{section_header} = {shown}", buckets[bucket]))
         return out
+
+
+def _ignore_lost(cpu: int, count: int) -> None:
+    """Default for perf buffers: lost records are counted by the caller's lost_callback only."""
 
 
 def _round8(n: int) -> int:
