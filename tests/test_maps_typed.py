@@ -138,7 +138,7 @@ def test_print_log2_hist_from_map(seg: bpftime.Segment) -> None:
 
 def test_perf_event_output_read_back(seg: bpftime.Segment, engine: str) -> None:
     perf = seg.create_map(PERF, 4, 4, seg.ncpu, name="perf")
-    text = f"""
+    text = """
         mov %r6, %r1
         stdw [%r10-8], 0x1234
         mov %r1, %r6
