@@ -436,7 +436,7 @@ def test_member_outside_its_struct_is_an_error():
     b.t("int", 1, sot=4, tail=struct.pack("<I", (1 << 24) | 32))
     b.t("bad", 4, vlen=1, sot=4, tail=struct.pack("<III", b.s("x"), 1, 32))  # x at byte 4 of 4
     btf = Btf.parse(b.bytes())
-    with pytest.raises(ElfError, match="int at byte 4 .4 bytes. lies outside the 4-byte value"):
+    with pytest.raises(ElfError, match=r"int at byte 4 \(4 bytes\) lies outside the 4-byte value"):
         btf.decode(2, bytes(4))
     with pytest.raises(ElfError, match="lies outside the 4-byte value"):
         btf.encode(2, {"x": 1})
