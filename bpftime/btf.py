@@ -331,8 +331,10 @@ def _ext_blocks(
 
 
 class Btf:
-    """Parsed BTF: ``types[id]`` for every type id (``types[0]`` is void).
+    """BTF types: ``types[id]`` for every type id; ``types[0]`` is always void.
 
+    Built by ``parse`` from a ``.BTF`` section, or from a list of BtfTypes whose first
+    entry stands for void (bpftime.core describes the runtime's types this way).
     Type ids referenced by any type are checked to exist when the Btf is built, so
     queries never index out of range; reference cycles are caught by a depth limit.
     """
