@@ -333,7 +333,7 @@ PROBES = {
     ),
     "on_parse_off": ("uprobe/./app:parse+0x10", "uprobe", ("./app", "parse", 16), False),
     "on_parse_ret": ("uretprobe/./app:parse", "uretprobe", ("./app", "parse", 0), False),
-    "sleepable": ("uprobe.s/./app:0x1234", "uprobe", ("./app", None, 0x1234), True),
+    "sleepable": ("uprobe.s/./app:0x1234", "uprobe", ("./app", 0x1234, 0), True),
     "on_usdt": ("usdt/./app:myprov:probe1", "usdt", ("./app", "myprov", "probe1"), False),
     "on_openat": (
         "tracepoint/syscalls/sys_enter_openat",
@@ -402,7 +402,7 @@ def test_programs_match_bpftool_global_functions(path):
         ("uprobe.s", "uprobe", (), True),
         ("uretprobe.s/./a:f", "uretprobe", ("./a", "f", 0), True),
         ("uprobe/./a:f+bar", "uprobe", ("./a", "f+bar", 0), False),
-        ("uprobe/./a:0x10+8", "uprobe", ("./a", None, 0x18), False),
+        ("uprobe/./a:0x10+8", "uprobe", ("./a", 0x10, 8), False),
         ("usdt.s/./a:p:n", "usdt", ("./a", "p", "n"), True),
         ("usdt", "usdt", (), False),
         ("tp/sched/sched_switch", "tracepoint", ("sched", "sched_switch"), False),
