@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from .errors import ElfError
 
@@ -81,6 +82,10 @@ class Kind(enum.IntEnum):
 MODIFIERS = frozenset({Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
 COMPOSITES = frozenset({Kind.STRUCT, Kind.UNION})
 ENUMS = frozenset({Kind.ENUM, Kind.ENUM64})
+# kinds whose values occupy bytes (decode/encode bounds-check them)
+_VALUE_KINDS = frozenset(
+    {Kind.INT, Kind.PTR, Kind.ARRAY, Kind.FLOAT, Kind.DATASEC, *COMPOSITES, *ENUMS}
+)
 
 
 @dataclass(frozen=True)
@@ -326,8 +331,10 @@ def _ext_blocks(
 
 
 class Btf:
-    """Parsed BTF: ``types[id]`` for every type id (``types[0]`` is void).
+    """BTF types: ``types[id]`` for every type id; ``types[0]`` is always void.
 
+    Built by ``parse`` from a ``.BTF`` section, or from a list of BtfTypes whose first
+    entry stands for void (bpftime.core describes the runtime's types this way).
     Type ids referenced by any type are checked to exist when the Btf is built, so
     queries never index out of range; reference cycles are caught by a depth limit.
     """
@@ -539,6 +546,8 @@ class Btf:
         k = t.kind
         if k == Kind.VAR:
             return self._decode(t.type, buf, off, depth + 1)
+        if k in _VALUE_KINDS:
+            self._inside(tid, off, self.size_of(tid), len(buf))
         if k == Kind.INT:
             raw = int.from_bytes(buf[off : off + t.size], "little")
             if t.bit_offset or t.bits != t.size * 8:
@@ -556,6 +565,9 @@ class Btf:
             if self._is_char(elem):
                 chars = buf[off : off + t.nelems]
                 return chars.split(b"\0", 1)[0].decode("utf-8", errors="surrogateescape")
+            code = self._plain_int_code(elem)
+            if code:
+                return list(struct.unpack_from(f"<{t.nelems}{code}", buf, off))
             esize = self.size_of(t.type)
             if esize == 0 and t.nelems:
                 raise ElfError(f"{self.format(tid)}: an array of zero-size elements has no values")
@@ -570,6 +582,7 @@ class Btf:
                     mt = self.types[self.resolve(m.type)]
                     nbytes = (bit_off % 8 + bit_size + 7) // 8
                     start = off + bit_off // 8
+                    self._inside(m.type, start, nbytes, len(buf))
                     raw = int.from_bytes(buf[start : start + nbytes], "little")
                     out[m.name] = self._bits(mt, raw, bit_off % 8, bit_size)
                     continue
@@ -592,6 +605,22 @@ class Btf:
                     res[var.name] = self._decode(v.type, buf, off + v.offset, depth + 1)
             return res
         raise ElfError(f"BTF type [{tid}] {self.format(tid)} ({k.name}) has no value to decode")
+
+    def _inside(self, tid: int, off: int, size: int, total: int) -> None:
+        """Members that stick out of their struct only come from inconsistent BTF."""
+        if off + size > total:
+            raise ElfError(
+                f"{self.format(tid)} at byte {off} ({size} bytes) lies outside the"
+                f" {total}-byte value; the BTF is inconsistent"
+            )
+
+    @staticmethod
+    def _plain_int_code(t: BtfType) -> str:
+        """struct code of an INT that is a whole, non-bool integer ('' for anything else)."""
+        if t.kind != Kind.INT or t.bit_offset or t.bits != t.size * 8 or t.encoding & INT_BOOL:
+            return ""
+        code = {1: "B", 2: "H", 4: "I", 8: "Q"}.get(t.size, "")
+        return code.lower() if t.encoding & INT_SIGNED else code
 
     @staticmethod
     def _is_char(t: BtfType) -> bool:
@@ -631,12 +660,17 @@ class Btf:
         tid = self.resolve(type_id)
         t = self.types[tid]
         k = t.kind
-        what = self.format(type_id)
+
+        def what() -> str:  # only spelled out for an error message
+            return self.format(type_id)
+
+        if k in _VALUE_KINDS:
+            self._inside(tid, off, self.size_of(tid), len(buf))
         if isinstance(value, (bytes, bytearray, memoryview)):
             raw = bytes(value)
             size = self.size_of(tid)
             if len(raw) != size:
-                raise ElfError(f"{what} is {size} bytes; got {len(raw)} bytes")
+                raise ElfError(f"{what()} is {size} bytes; got {len(raw)} bytes")
             buf[off : off + size] = raw
             return
         if k == Kind.VAR:
@@ -655,33 +689,44 @@ class Btf:
         elif k == Kind.FLOAT:
             fmt = {2: "<e", 4: "<f", 8: "<d"}.get(t.size)
             if fmt is None or not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ElfError(f"{what}: expected a float (or {t.size} bytes), got {value!r}")
+                raise ElfError(f"{what()}: expected a float (or {t.size} bytes), got {value!r}")
             struct.pack_into(fmt, buf, off, float(value))
         elif k == Kind.ARRAY:
             elem = self.types[self.resolve(t.type)]
             if isinstance(value, str) and self._is_char(elem):
                 raw = value.encode("utf-8", errors="surrogateescape")
                 if len(raw) > t.nelems:
-                    raise ElfError(f"{what}: string of {len(raw)} bytes does not fit")
+                    raise ElfError(f"{what()}: string of {len(raw)} bytes does not fit")
                 buf[off : off + len(raw)] = raw
                 return
             if not isinstance(value, (list, tuple)):
-                raise ElfError(f"{what}: expected a list (or bytes), got {type(value).__name__}")
+                raise ElfError(f"{what()}: expected a list (or bytes), got {type(value).__name__}")
             if len(value) > t.nelems:
-                raise ElfError(f"{what}: {len(value)} elements do not fit in {t.nelems}")
+                raise ElfError(f"{what()}: {len(value)} elements do not fit in {t.nelems}")
+            code = self._plain_int_code(elem)
+            if code and all(type(v) is int for v in value):
+                lo, hi = -(1 << (elem.size * 8 - 1)), 1 << (elem.size * 8)
+                if value and not (lo <= min(value) and max(value) < hi):
+                    bad = next(v for v in value if not lo <= v < hi)
+                    raise ElfError(f"{what()}: {bad} does not fit in {elem.size * 8} bits")
+                mask = (1 << (elem.size * 8)) - 1
+                struct.pack_into(
+                    f"<{len(value)}{code.upper()}", buf, off, *(v & mask for v in value)
+                )
+                return
             esize = self.size_of(t.type)
             for i, item in enumerate(value):
                 self._encode(t.type, item, buf, off + i * esize, depth + 1)
         elif k in COMPOSITES or k == Kind.DATASEC:
             if not isinstance(value, Mapping):
-                raise ElfError(f"{what}: expected a dict (or bytes), got {type(value).__name__}")
+                raise ElfError(f"{what()}: expected a dict (or bytes), got {type(value).__name__}")
             left = dict(value)
             self._encode_fields(tid, left, buf, off, depth)
             if left:
                 names = ", ".join(repr(n) for n in left)
-                raise ElfError(f"{what} has no member {names}")
+                raise ElfError(f"{what()} has no member {names}")
         else:
-            raise ElfError(f"BTF type [{tid}] {what} ({k.name}) has no value to encode")
+            raise ElfError(f"BTF type [{tid}] {what()} ({k.name}) has no value to encode")
 
     def _encode_fields(
         self, tid: int, left: dict[object, object], buf: bytearray, off: int, depth: int
@@ -706,9 +751,10 @@ class Btf:
             value = left.pop(m.name)
             if bit_size:
                 mt = self.types[self.resolve(m.type)]
-                bits = self._int_value(mt, value, bit_size, f"{self.format(tid)}.{m.name}")
+                bits = self._int_value(mt, value, bit_size, partial(self._member_name, tid, m.name))
                 start = off + bit_off // 8
                 nbytes = (bit_off % 8 + bit_size + 7) // 8
+                self._inside(m.type, start, nbytes, len(buf))
                 cur = int.from_bytes(buf[start : start + nbytes], "little")
                 mask = ((1 << bit_size) - 1) << (bit_off % 8)
                 cur = (cur & ~mask) | ((bits << (bit_off % 8)) & mask)
@@ -716,17 +762,20 @@ class Btf:
             else:
                 self._encode(m.type, value, buf, off + bit_off // 8, depth + 1)
 
+    def _member_name(self, tid: int, name: str) -> str:
+        return f"{self.format(tid)}.{name}"
+
     @staticmethod
-    def _int_value(t: BtfType, value: object, nbits: int, what: str) -> int:
+    def _int_value(t: BtfType, value: object, nbits: int, what: Callable[[], str]) -> int:
         if isinstance(value, str) and t.kind in ENUMS:
             for e in t.enumerators:
                 if e.name == value:
                     return e.value & ((1 << nbits) - 1)
-            raise ElfError(f"{what}: no enumerator {value!r}")
+            raise ElfError(f"{what()}: no enumerator {value!r}")
         if not isinstance(value, int):
-            raise ElfError(f"{what}: expected an int, got {type(value).__name__}")
+            raise ElfError(f"{what()}: expected an int, got {type(value).__name__}")
         if not -(1 << (nbits - 1)) <= value < (1 << nbits):
-            raise ElfError(f"{what}: {value} does not fit in {nbits} bits")
+            raise ElfError(f"{what()}: {value} does not fit in {nbits} bits")
         return value & ((1 << nbits) - 1)
 
 

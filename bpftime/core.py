@@ -24,7 +24,9 @@ Runtime types:
   r9 r8 ax cx dx si di orig_ax ip cs flags sp ss, all unsigned long, 168 bytes),
   and the same layout under the <asm/ptrace.h> names (rdi, rsi, ..., eflags) as the
   flavour ``struct pt_regs___uapi``, so programs built without vmlinux.h, whose
-  bpf_tracing.h reads ``rdi``, relocate too.
+  bpf_tracing.h reads ``rdi``, relocate too. Field relocations cannot be ambiguous
+  (the names differ, or the offsets agree), but ``bpf_core_type_id_kernel(struct
+  pt_regs)`` is refused: two types match, as it would be under libbpf.
 * aarch64: ``struct user_pt_regs { __u64 regs[31]; __u64 sp; __u64 pc; __u64
   pstate; }`` and ``struct pt_regs { union { struct user_pt_regs user_regs; struct
   { regs[31]; sp; pc; pstate; }; }; __u64 orig_x0; __s32 syscallno; }`` (the
@@ -35,6 +37,7 @@ Runtime types:
 
 from __future__ import annotations
 
+import functools
 import platform
 import struct
 from collections.abc import Sequence
@@ -179,6 +182,7 @@ def _syscall_contexts(b: _Builder, index: int) -> None:
     )
 
 
+@functools.cache
 def _x86_64() -> Btf:
     b = _Builder()
     index = b.int_("__ARRAY_SIZE_TYPE__", 4, False)
@@ -189,6 +193,7 @@ def _x86_64() -> Btf:
     return Btf(b.types)
 
 
+@functools.cache
 def _aarch64() -> Btf:
     b = _Builder()
     index = b.int_("__ARRAY_SIZE_TYPE__", 4, False)

@@ -10,8 +10,9 @@ with an ElfError naming the program and its section.
 Attach targets, by kind (an empty tuple means the section carries none, as in a bare
 ``SEC("uprobe")``, and the program is attached by hand):
 
-* ``uprobe``/``uretprobe``: ``(binary, symbol, offset)``; ``symbol`` is None when the
-  section gives a raw address (``uprobe/./app:0x1234`` -> ``("./app", None, 0x1234)``)
+* ``uprobe``/``uretprobe``: ``(binary, symbol or address, offset)``: the symbol is a
+  str, an address in the binary an int (``uprobe/./app:main+0x10`` ->
+  ``("./app", "main", 16)``, ``uprobe/./app:0x1234`` -> ``("./app", 0x1234, 0)``)
 * ``usdt``: ``(binary, provider, name)``
 * ``tracepoint``: ``(category, name)``
 * ``raw_tracepoint``: ``(name,)``
@@ -64,14 +65,12 @@ def _uprobe(program: str, section: str, rest: str) -> Attach:
             target = head
         except ValueError:
             offset = 0
-    is_ret = section.startswith("uretprobe")
+    if section.startswith("uretprobe") and offset:
+        raise _fail(program, section, "uretprobes do not support an offset")
     try:
-        address = int(target, 0)
+        return (binary, int(target, 0), offset)
     except ValueError:
-        if is_ret and offset:
-            raise _fail(program, section, "uretprobes do not support an offset") from None
         return (binary, target, offset)
-    return (binary, None, address + offset)
 
 
 def _usdt(program: str, section: str, rest: str) -> Attach:

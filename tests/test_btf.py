@@ -342,6 +342,7 @@ def test_decode_encode_round_trip(tid, data):
         (6, {"zz": 1}, "has no member 'zz'"),
         (6, {"b": 8}, "does not fit in 3 bits"),
         (7, [1, 2, 3, 4, 5], "5 elements do not fit in 4"),
+        (7, [1, 300], "300 does not fit in 8 bits"),
         (10, "C", "no enumerator 'C'"),
         (1, b"\x00", "is 4 bytes; got 1 bytes"),
         (17, 0, "has no size"),
@@ -428,6 +429,17 @@ def test_malformed_btf(data, message):
     with pytest.raises(ElfError, match=message) as e:
         Btf.parse(data)
     assert e.value.section == ".BTF"
+
+
+def test_member_outside_its_struct_is_an_error():
+    b = _Blob()
+    b.t("int", 1, sot=4, tail=struct.pack("<I", (1 << 24) | 32))
+    b.t("bad", 4, vlen=1, sot=4, tail=struct.pack("<III", b.s("x"), 1, 32))  # x at byte 4 of 4
+    btf = Btf.parse(b.bytes())
+    with pytest.raises(ElfError, match=r"int at byte 4 \(4 bytes\) lies outside the 4-byte value"):
+        btf.decode(2, bytes(4))
+    with pytest.raises(ElfError, match="lies outside the 4-byte value"):
+        btf.encode(2, {"x": 1})
 
 
 def test_typedef_cycle_is_an_error():

@@ -357,6 +357,21 @@ def test_type_matches(local_type, r0):
     assert out == ins(o.CLS_ALU64 | o.OP_MOV, 0, imm=r0)
 
 
+def test_type_ids():
+    local = local_btf(struct_("pt_regs", ("di", 1, 0)))
+    lddw = ins(o.LDDW, 0, imm=7) + ins(0)
+    # the local id needs no match; the target id is the runtime's struct pt_regs
+    relo = CoreRelo(0, 4, "0", CoreKind.TYPE_ID_LOCAL)
+    assert relocate(lddw, relo, local) == ins(o.LDDW, 0, imm=4) + ins(0)
+    entry = local_btf(struct_("trace_entry", ("pid", 3, 4)))
+    (target,) = X86.find("trace_entry", Kind.STRUCT)
+    relo = CoreRelo(0, 4, "0", CoreKind.TYPE_ID_TARGET)
+    assert relocate(lddw, relo, entry) == ins(o.LDDW, 0, imm=target) + ins(0)
+    # libbpf's rule: candidates must agree, and pt_regs and pt_regs___uapi are two types
+    with pytest.raises(ElfError, match="struct pt_regs and struct pt_regs___uapi both match"):
+        relocate(lddw, relo, local)
+
+
 def test_type_based_relocations_of_absent_types_are_zero():
     local = local_btf(struct_("absent", ("x", 1, 0)))
     relo = CoreRelo(0, 4, "0", CoreKind.TYPE_SIZE)
