@@ -144,3 +144,17 @@ def test_bad_objects_are_clear_errors(tmp_path: Path) -> None:
         bpftime.load(tmp_path / "missing.o")
     with pytest.raises(BpftimeError, match="factorr"):
         bpftime.load(DEMO, rodata={"factorr": 1})
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_bpf_loop_callback_and_subprograms_from_c(engine: str) -> None:
+    globals_o = Path(__file__).resolve().parent / "bpf" / "globals.bpf.o"
+    with bpftime.load(globals_o, engine=engine) as o:
+        # looper: bpf_loop(10, add_index) sums 0..9 = 45, plus scale(1) = 1 * cfg.scale (2)
+        # + knob (3) = 5
+        assert o.programs["looper"].run(bytes(64)) == 50
+        assert o.programs["printer"].run(bytes(64)) == 0
+        assert [line.split(": ", 1)[1] for line in o.trace_lines()] == [
+            "hits=0 counter=5",
+            "literal",
+        ]
