@@ -361,6 +361,29 @@ def verify(
     return _Verifier(bytes(insns), ctx, list(maps), line_info or {}, verbose, max_steps).run()
 
 
+def verify_from(
+    insns: bytes | bytearray | memoryview,
+    ctx: Context,
+    maps: Sequence[MapInfo],
+    regs: Mapping[int, Reg],
+    stack: Mapping[int, tuple[Reg | None, int]] | None = None,
+    *,
+    max_steps: int = MAX_STEPS,
+) -> VerifyStats:
+    """Verify from a given entry state (data-driven tests such as PREVAIL's).
+
+    ``regs`` maps register numbers to their entry values (r10 is always the
+    frame pointer); ``stack`` maps 8-byte slot numbers (0 is [r10-512, r10-504))
+    to (spilled register or None, bitmask of initialised bytes).
+    """
+    rs = [_UNINIT] * 11
+    for r, v in regs.items():
+        rs[r] = v
+    rs[10] = Reg(STACK, _ZERO, 0)
+    entry = State([Frame(rs, dict(stack or {}), -1, 0)], {}, None)
+    return _Verifier(bytes(insns), ctx, list(maps), {}, False, max_steps).run(entry)
+
+
 _COND = {
     op.JEQ: "eq", op.JNE: "ne", op.JGT: "gt", op.JGE: "ge", op.JLT: "lt", op.JLE: "le",
     op.JSGT: "sgt", op.JSGE: "sge", op.JSLT: "slt", op.JSLE: "sle", op.JSET: "set",
@@ -485,14 +508,15 @@ class _Verifier:
         self._next_id += 1
         return self._next_id
 
-    def run(self) -> VerifyStats:
-        regs = [_UNINIT] * 11
-        regs[1] = Reg(CTX, _ZERO)
-        if self.ctx.writable:
-            regs[2] = _UNKNOWN_REG
-        regs[10] = Reg(STACK, _ZERO, 0)
-        st = State([Frame(regs, {}, -1, 0)], {}, None)
-        self.explore(st, 0)
+    def run(self, entry: State | None = None) -> VerifyStats:
+        if entry is None:
+            regs = [_UNINIT] * 11
+            regs[1] = Reg(CTX, _ZERO)
+            if self.ctx.writable:
+                regs[2] = _UNKNOWN_REG
+            regs[10] = Reg(STACK, _ZERO, 0)
+            entry = State([Frame(regs, {}, -1, 0)], {}, None)
+        self.explore(entry, 0)
         return self.stats
 
     def explore(self, st: State, pc: int) -> list[State]:
@@ -593,6 +617,9 @@ class _Verifier:
         is64 = ins.cls == op.CLS_ALU64
         regs = st.regs
         dst = ins.dst
+        if a == op.OP_NEG or a == op.OP_END:
+            self.unary(st, pc, ins, a, is64)
+            return
         if op.src_bit(ins.opcode) == op.SRC_X:
             src = self.read(st, pc, ins.src)
         else:
@@ -624,22 +651,23 @@ class _Verifier:
                 s = d.trunc(s, 4)
             regs[dst] = _scalar(s)
             return
-        if a == op.OP_NEG or a == op.OP_END:
-            dreg = self.read(st, pc, dst)
-            if dreg.is_ptr:
-                raise self.reject(pc, f"R{dst} is {dreg.name()}: {_ALU_NAMES[a]} on a pointer", st)
-            if a == op.OP_NEG:
-                s = d.neg(dreg.s) if is64 else d.trunc(d.neg(dreg.s.low32()), 4)
-            else:
-                to_le = op.src_bit(ins.opcode) == op.SRC_K and not is64
-                s = d.bswap(dreg.s, ins.imm, to_le)
-            regs[dst] = _scalar(s)
-            return
         dreg = self.read(st, pc, dst)
         if dreg.is_ptr or src.is_ptr:
             regs[dst] = self.ptr_alu(st, pc, ins, a, is64, dreg, src)
             return
         regs[dst] = _scalar(_scalar_alu(a, is64, ins.off, dreg.s, src.s))
+
+    def unary(self, st: State, pc: int, ins: Insn, a: int, is64: bool) -> None:
+        dst = ins.dst
+        dreg = self.read(st, pc, dst)
+        if dreg.is_ptr:
+            raise self.reject(pc, f"R{dst} is {dreg.name()}: {_ALU_NAMES[a]} on a pointer", st)
+        if a == op.OP_NEG:
+            s = d.neg(dreg.s) if is64 else d.trunc(d.neg(dreg.s.low32()), 4)
+        else:
+            to_le = op.src_bit(ins.opcode) == op.SRC_K and not is64
+            s = d.bswap(dreg.s, ins.imm, to_le)
+        st.regs[dst] = _scalar(s)
 
     def ptr_alu(
         self, st: State, pc: int, ins: Insn, a: int, is64: bool, dreg: Reg, src: Reg
@@ -652,9 +680,7 @@ class _Verifier:
                 pc, f"R{ptr_r} is {ptr.name()}: 32-bit arithmetic on a pointer is not allowed", st
             )
         if dreg.is_ptr and src.is_ptr:
-            if a == op.OP_SUB and dreg.kind == src.kind and dreg.region == src.region and (
-                dreg.kind in (STACK, MAP_VALUE, MEM, CTX)
-            ):
+            if a == op.OP_SUB and _same_object(dreg, src):
                 if dreg.null or src.null:
                     raise self.reject(
                         pc, f"R{dst} is {dreg.name()}: null check required before arithmetic", st
@@ -998,9 +1024,9 @@ class _Verifier:
     def exit(self, st: State, pc: int, exits: list[State]) -> list[tuple[int, State]]:
         frame = st.frames[-1]
         r0 = st.regs[0]
-        if r0.kind == NOT_INIT:
-            raise self.reject(pc, "R0 is not initialized at exit; set the return value", st)
         if len(st.frames) == 1 or frame.callsite == -2:
+            if r0.kind == NOT_INIT:
+                raise self.reject(pc, "R0 is not initialized at exit; set the return value", st)
             if r0.is_ptr:
                 raise self.reject(
                     pc,
@@ -1225,8 +1251,8 @@ class _Verifier:
             raise self._arg(pc, proto, n, reg, "a pointer to memory", st)
         if size_max == 0:
             return
-        if reg.kind == CTX and not self.ctx.writable:
-            raise self._arg(pc, proto, n, reg, "a pointer to memory", st)
+        if reg.kind == CTX:
+            raise self._arg(pc, proto, n, reg, "a pointer to memory (not the context)", st)
         if not write:
             got = self.access(st, pc, n, reg, 0, size_max, size_max, False, None)
             if got is not None and got.is_ptr:
@@ -1361,6 +1387,19 @@ class _Verifier:
         return True
 
 
+def _same_object(a: Reg, b: Reg) -> bool:
+    """Whether two pointers point into one object, so their difference is an offset."""
+    if a.kind != b.kind or a.region != b.region:
+        return False
+    if a.kind in (STACK, CTX):
+        return True
+    if a.kind == MAP_VALUE:
+        return a.id == b.id
+    if a.kind == MEM:
+        return a.ref == b.ref != 0
+    return False
+
+
 def _reg_covers(o: Reg, c: Reg, idmap: dict[int, int]) -> bool:
     if o.kind == NOT_INIT:
         return True
@@ -1400,10 +1439,12 @@ def _refine(
             and ptr.kind != SCALAR
             and other.kind == SCALAR
             and other.s.is_const
-            and other.s.value == 0
-            and cond in ("eq", "ne")
-        ):  # a non-null pointer is never 0
-            if (cond == "eq") == taken:
+            and not is32
+            and cond not in _SIGNED
+        ):  # a non-null pointer is an address in [1, 2^64): some compares are decided
+            addr = Scalar.urange(1, d.U64)
+            pair = (addr, other.s) if left.is_ptr else (other.s, addr)
+            if d.refine(pair[0], pair[1], cond, taken) is None:
                 return None
         return left, right
     a, b = left.s, right.s
