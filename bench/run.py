@@ -16,18 +16,23 @@ not fail the run.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import platform
+import shutil
 import statistics
 import struct
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import bpftime
+import bpftime._program
 from bpftime import kernel
 from bpftime import opcodes as op
 
@@ -261,8 +266,222 @@ def _run_call_rows(cfg: Config) -> list[Row]:
     ]
 
 
+# --- maps -----------------------------------------------------------------
+
+MAP_HASH, MAP_ARRAY = 1, 2
+MAP_ENTRIES = 1024
+BATCH = 1000
+MAP_OP_NS_TARGET = 100.0
+BATCH_NS_TARGET = 20.0
+KMAP_SOURCE = Path(__file__).resolve().parent / "kmap.c"
+
+
+def _kmap_lib() -> tuple[ctypes.CDLL | None, str]:
+    """bench/kmap.c compiled into a temporary library, or None and why not."""
+    ok, reason = kernel.available()
+    if not ok:
+        return None, reason
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if cc is None:
+        return None, "no C compiler to build bench/kmap.c"
+    out = Path(tempfile.mkdtemp(prefix="bpftime-bench-")) / "kmap.so"
+    r = subprocess.run([cc, "-O2", "-shared", "-fPIC", "-o", str(out), str(KMAP_SOURCE)],
+                       capture_output=True, text=True)  # fmt: skip
+    if r.returncode != 0:
+        return None, f"building bench/kmap.c failed: {r.stderr.strip()[:200]}"
+    lib = ctypes.CDLL(str(out))
+    for fn in ("kb_update", "kb_lookup", "kb_delete", "kb_batch"):
+        getattr(lib, fn).restype = ctypes.c_double
+    lib.kb_update.argtypes = lib.kb_lookup.argtypes = [ctypes.c_int, ctypes.c_long, ctypes.c_uint32]
+    lib.kb_delete.argtypes = [ctypes.c_int, ctypes.c_uint32]
+    return lib, ""
+
+
+def _per_op(calls: int, fn: Callable[[], object]) -> float:
+    return _python_loop_ns(calls, fn)
+
+
+def _ratio_rows(prefix: str, ours: Row, kern: Row, target: float | None) -> list[Row]:
+    if ours.value is None or not kern.value:
+        return [Row(f"{prefix}.ratio_vs_kernel", None, "x", None, kern.note or "no kernel figure")]
+    ratios = [s / kern.value for s in ours.samples]
+    return [Row(f"{prefix}.ratio_vs_kernel", ours.value / kern.value, "x", target,
+                "ours / kernel", ratios)]  # fmt: skip
+
+
+def maps_section(cfg: Config) -> list[Row]:
+    """Map operations from Python (RawMap, bytes in and out) against bpf() map commands."""
+    rows: list[Row] = []
+    lib, why = _kmap_lib()
+    keys = [struct.pack("<I", i) for i in range(MAP_ENTRIES)]
+    one = struct.pack("<Q", 1)
+    calls = max(cfg.calls // 10, 10_000)
+    with bpftime.Segment(size=32 << 20) as seg:
+        h = seg.create_map(MAP_HASH, 4, 8, MAP_ENTRIES)
+        for k in keys:
+            h.update(k, one)
+        k0 = keys[0]
+        update = [_per_op(calls, lambda: h.update(k0, one)) for _ in range(cfg.repeats)]
+        lookup = [_per_op(calls, lambda: h.lookup(k0)) for _ in range(cfg.repeats)]
+        delete = []
+        for _ in range(cfg.repeats):
+            t0 = time.perf_counter_ns()
+            for k in keys:
+                h.delete(k)
+            delete.append((time.perf_counter_ns() - t0) / len(keys))
+            h.update_batch(keys, [one] * len(keys))
+        bkeys, bvals = keys[:BATCH], [one] * BATCH
+        ubatch, lbatch = [], []
+        for _ in range(cfg.repeats):
+            t0 = time.perf_counter_ns()
+            h.update_batch(bkeys, bvals)
+            ubatch.append((time.perf_counter_ns() - t0) / BATCH)
+            t0 = time.perf_counter_ns()
+            h.lookup_batch(bkeys)
+            lbatch.append((time.perf_counter_ns() - t0) / BATCH)
+    ours = {
+        "hash.update": measured("maps.hash.update.ours.ns_per_op", "ns", update,
+                                MAP_OP_NS_TARGET, "RawMap.update, same key, Python loop"),
+        "hash.lookup": measured("maps.hash.lookup_hit.ours.ns_per_op", "ns", lookup,
+                                MAP_OP_NS_TARGET, "RawMap.lookup, Python loop"),
+        "hash.delete": measured("maps.hash.delete.ours.ns_per_op", "ns", delete,
+                                MAP_OP_NS_TARGET, f"RawMap.delete of {MAP_ENTRIES} keys"),
+        "hash.update_batch": measured("maps.hash.update_batch.ours.ns_per_elem", "ns", ubatch,
+                                      BATCH_NS_TARGET, f"update_batch of {BATCH}"),
+        "hash.lookup_batch": measured("maps.hash.lookup_batch.ours.ns_per_elem", "ns", lbatch,
+                                      BATCH_NS_TARGET, f"lookup_batch of {BATCH}"),
+    }  # fmt: skip
+    kern: dict[str, Row] = {}
+    if lib is None:
+        kern = {n: Row(f"maps.{n}.kernel", None, "ns", note=why) for n in ours}
+    else:
+        fd = lib.kb_map_create(MAP_HASH, 4, 8, MAP_ENTRIES)
+        kcalls = max(cfg.calls // 10, 10_000)
+        ukeys = (ctypes.c_uint32 * BATCH)()
+        uvals = (ctypes.c_uint64 * BATCH)()
+        try:
+            lib.kb_update(fd, MAP_ENTRIES, MAP_ENTRIES)
+            ku = [lib.kb_update(fd, kcalls, 1) for _ in range(cfg.repeats)]
+            kl = [lib.kb_lookup(fd, kcalls, 1) for _ in range(cfg.repeats)]
+            kd = []
+            for _ in range(cfg.repeats):
+                kd.append(lib.kb_delete(fd, MAP_ENTRIES))
+                lib.kb_update(fd, MAP_ENTRIES, MAP_ENTRIES)
+            kub = [lib.kb_batch(fd, 1, BATCH, ukeys, uvals) for _ in range(cfg.repeats)]
+            klb = [lib.kb_batch(fd, 0, BATCH, ukeys, uvals) for _ in range(cfg.repeats)]
+        finally:
+            os.close(fd)
+        note = "bpf() from C"
+        kern = {
+            "hash.update": measured("maps.hash.update.kernel.ns_per_op", "ns", ku, note=note),
+            "hash.lookup": measured("maps.hash.lookup_hit.kernel.ns_per_op", "ns", kl, note=note),
+            "hash.delete": measured("maps.hash.delete.kernel.ns_per_op", "ns", kd, note=note),
+            "hash.update_batch": measured("maps.hash.update_batch.kernel.ns_per_elem", "ns", kub,
+                                          note="BPF_MAP_UPDATE_BATCH from C"),
+            "hash.lookup_batch": measured("maps.hash.lookup_batch.kernel.ns_per_elem", "ns", klb,
+                                          note="BPF_MAP_LOOKUP_BATCH from C"),
+        }  # fmt: skip
+    for name, row in ours.items():
+        rows += [kern[name], row, *_ratio_rows(f"maps.{name}", row, kern[name], None)]
+    return rows
+
+
+# in-program map helpers: the same bytecode on both sides; MAPFD is the map's fd in
+# the kernel and the key of bpftime's map binding
+HELPER_PROGRAMS = {
+    "hash_lookup_update": """
+        stw [%r10-4], 1
+        lddw %r1, map_fd {fd}
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        stdw [%r10-16], 1
+        jeq %r0, 0, +3
+        ldxdw %r1, [%r0]
+        add %r1, 1
+        stxdw [%r10-16], %r1
+        lddw %r1, map_fd {fd}
+        mov %r2, %r10
+        add %r2, -4
+        mov %r3, %r10
+        add %r3, -16
+        mov %r4, 0
+        call 2
+        mov %r0, 0
+        exit
+    """,
+    "hash_lookup_inc": """
+        stw [%r10-4], 1
+        lddw %r1, map_fd {fd}
+        mov %r2, %r10
+        add %r2, -4
+        call 1
+        jeq %r0, 0, +2
+        mov %r1, 1
+        lock_add [%r0], %r1
+        mov %r0, 0
+        exit
+    """,
+    "array_update": """
+        stw [%r10-4], 0
+        stdw [%r10-16], 7
+        lddw %r1, map_fd {fd}
+        mov %r2, %r10
+        add %r2, -4
+        mov %r3, %r10
+        add %r3, -16
+        mov %r4, 0
+        call 2
+        mov %r0, 0
+        exit
+    """,
+}
+HELPER_MAP = {
+    "hash_lookup_update": MAP_HASH,
+    "hash_lookup_inc": MAP_HASH,
+    "array_update": MAP_ARRAY,
+}
+
+
+def helpers_section(cfg: Config) -> list[Row]:
+    """In-program map helpers through test_run, against BPF_PROG_TEST_RUN on the same code."""
+    rows: list[Row] = []
+    lib, why = _kmap_lib()
+    helpers = bpftime._program.kernel_helpers()
+    key1 = struct.pack("<I", 1)
+    for name, text in HELPER_PROGRAMS.items():
+        mtype = HELPER_MAP[name]
+        k_row = Row(f"helpers.{name}.kernel.ns_per_run", None, "ns", note=why)
+        fd = 3
+        if lib is not None:
+            fd = lib.kb_map_create(mtype, 4, 8, MAP_ENTRIES)
+            try:
+                lib.kb_update(fd, 2, 2)  # keys 0 and 1 present
+                code = bpftime.asm.assemble(text.format(fd=fd))
+                note = f"BPF_PROG_TEST_RUN socket filter, repeat={cfg.runs}"
+                k_row = measured(k_row.name, "ns", _kernel(code, cfg), note=note)
+            finally:
+                os.close(fd)
+        with bpftime.Segment(size=8 << 20) as seg:
+            m = seg.create_map(mtype, 4, 8, MAP_ENTRIES)
+            m.update(key1, struct.pack("<Q", 1))
+            binding = bpftime.MapBinding(handle=int(m.handle))
+            prog = bpftime.Program(bpftime.asm.assemble(text.format(fd=fd)), engine="jit",
+                                   helpers=helpers, maps={fd: binding})  # fmt: skip
+            prog.test_run(PACKET, repeat=WARMUP_RUNS)
+            samples = [float(prog.test_run(PACKET, repeat=cfg.runs).duration_ns)
+                       for _ in range(cfg.repeats)]  # fmt: skip
+            del prog
+        ours = measured(f"helpers.{name}.jit.ns_per_run", "ns", samples,
+                        note=f"Program.test_run(repeat={cfg.runs}), JIT")  # fmt: skip
+        rows += [k_row, ours, *_ratio_rows(f"helpers.{name}.jit", ours, k_row, JIT_RATIO_TARGET)]
+    return rows
+
+
 SECTIONS: dict[str, Callable[[Config], list[Row]]] = {
     "engines": engines_section,
+    "maps": maps_section,
+    "helpers": helpers_section,
 }
 
 

@@ -16,32 +16,49 @@ if _util.find_spec(f"{__name__}._program") is None:
 
     load_installed()
 else:
-    from . import asm
+    from . import asm, btf, elf, maps
+    from ._maps import MAP_TYPES, RawMap, Segment
     from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
     from .errors import (
         AsmError,
         BpftimeError,
+        ElfError,
         ExecutionError,
         JitError,
         KernelError,
         LoadError,
+        MapError,
+        MapKeyError,
     )
     from .insn import MapBinding
+    from .object import BpfObject, load, open_segment
 
     __version__ = "0.1.0"
 
 __all__ = [
+    "MAP_TYPES",
     "AsmError",
+    "BpfObject",
     "BpftimeError",
+    "ElfError",
     "ExecutionError",
     "JitError",
     "KernelError",
     "LoadError",
     "MapBinding",
+    "MapError",
+    "MapKeyError",
     "NativeHelper",
     "Program",
+    "RawMap",
+    "Segment",
     "TestRunResult",
     "__version__",
     "asm",
+    "btf",
+    "elf",
+    "load",
+    "maps",
+    "open_segment",
     "ubpf_test_helpers",
 ]

@@ -1,17 +1,20 @@
 """Command line: ``python -m bpftime <command>``.
 
-Owns argument parsing and exit statuses; each command's work lives in its own
-module. Commands: ``conformance`` (run ubpf / bpf_conformance `.data` files),
-``asm`` and ``disasm`` (the assembler on files), ``run`` (run raw or assembled
-bytecode once or in a timed loop).
+Owns argument parsing, output formats and exit statuses; each command's work lives
+in its own module. Commands: ``conformance`` (run ubpf / bpf_conformance `.data`
+files), ``asm`` and ``disasm`` (the assembler on files), ``run`` (run raw or
+assembled bytecode once or in a timed loop), and bpftool's verbs on ELF objects:
+``prog list|dump|run`` and ``map dump``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import BpftimeError
 
@@ -70,6 +73,110 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _json(value: object) -> str:
+    return json.dumps(value, default=_jsonable, indent=None)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return str(value)
+
+
+def _prog(args: argparse.Namespace) -> int:
+    from . import asm, elf
+
+    spec = elf.load_spec(Path(args.obj))
+    progs = spec.programs
+    if args.verb == "list":
+        rows = [
+            {"name": p.name, "section": p.section, "kind": p.kind, "insns": len(p.insns) // 8}
+            for p in progs.values()
+        ]
+        if args.json:
+            print(_json(rows))
+        else:
+            for i, r in enumerate(rows):
+                head = f"{i}: {r['kind']}  name {r['name']}"
+                print(f"{head}  section {r['section']}  insns {r['insns']}")
+        return 0
+    names = [args.name] if args.name else list(progs)
+    for name in names:
+        if name not in progs:
+            print(f"bpftime: no program {name!r} in {args.obj}; programs: {', '.join(progs)}",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+    if args.verb == "dump":
+        for name in names:
+            p = progs[name]
+            print(f"{name}:  ; section {p.section}")
+            lines = asm.disassemble(p.insns).splitlines()
+            slot = 0
+            shown_line = None
+            for text in lines:
+                info = p.line_info.get(slot)
+                if info is not None and info.line and info != shown_line:
+                    print(f"; {info.text.strip()}  ({Path(info.file).name}:{info.line})")
+                    shown_line = info
+                print(f"{slot:5}: {text}")
+                slot += 2 if text.startswith("lddw") else 1
+        return 0
+    from .object import load
+
+    name = names[0]
+    with load(Path(args.obj), engine=args.engine) as obj:
+        data = Path(args.data_in).read_bytes() if args.data_in else bytes(64)
+        res = obj.programs[name].test_run(data, repeat=args.repeat)
+        if args.json:
+            print(_json({"retval": res.retval, "duration_ns": res.duration_ns,
+                         "repeat": res.repeat}))  # fmt: skip
+        else:
+            print(f"Return value: {res.retval}, duration (average): {res.duration_ns:.0f}ns")
+        if args.data_out:
+            Path(args.data_out).write_bytes(res.data_out)
+        for line in obj.trace_lines():
+            print(line)
+    return 0
+
+
+def _map(args: argparse.Namespace) -> int:
+    from .object import load, open_segment
+
+    if args.shm:
+        maps = open_segment(args.shm, args.obj)
+        return _dump_maps(maps, args)
+    if not args.obj:
+        print("bpftime: map dump needs an object file or --shm NAME", file=sys.stderr)
+        return 2
+    with load(Path(args.obj)) as obj:
+        return _dump_maps(obj.maps, args)
+
+
+def _dump_maps(maps: dict[str, Any], args: argparse.Namespace) -> int:
+    selected = [args.name] if args.name else list(maps)
+    out = []
+    for name in selected:
+        if name not in maps:
+            print(f"bpftime: no map {name!r}; maps: {', '.join(maps)}", file=sys.stderr)
+            return 1
+        m = maps[name]
+        entries = [] if m.type in (4, 27) else m.items()
+        out.append({"name": name, "type": m.type_name, "key_size": m.raw.key_size,
+                    "value_size": m.raw.value_size, "max_entries": m.max_entries,
+                    "entries": [{"key": k, "value": v} for k, v in entries]})  # fmt: skip
+    if args.json:
+        print(_json(out))
+        return 0
+    for mp in out:
+        print(f"map {mp['name']!r}: {mp['type']}  key {mp['key_size']}B  value "
+              f"{mp['value_size']}B  max_entries {mp['max_entries']}")  # fmt: skip
+        for e in mp["entries"]:
+            print(f"key: {_json(e['key'])}  value: {_json(e['value'])}")
+        n = len(mp["entries"])
+        print(f"Found {n} element{'s' if n != 1 else ''}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bpftime", description="userspace eBPF runtime")
     sub = p.add_subparsers(dest="command", required=True)
@@ -96,6 +203,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--repeat", type=int, default=1)
     r.add_argument("--ubpf-helpers", action="store_true", help="register ubpf's test helpers 0-5")
     r.set_defaults(func=_run)
+
+    pr = sub.add_parser("prog", help="programs of an ELF object (bpftool's verbs)")
+    pr.add_argument("verb", choices=("list", "dump", "run"))
+    pr.add_argument("obj", help="ELF object file")
+    pr.add_argument("name", nargs="?", help="program name (default: all; run: the first)")
+    pr.add_argument("--data-in", help="input memory for run")
+    pr.add_argument("--data-out", help="write the memory after the run here")
+    pr.add_argument("--repeat", type=int, default=1)
+    pr.add_argument("--engine", choices=("interp", "jit"), default="jit")
+    pr.add_argument("-j", "--json", action="store_true")
+    pr.set_defaults(func=_prog)
+
+    mp = sub.add_parser("map", help="maps of an ELF object or a live segment (bpftool's verbs)")
+    mp.add_argument("verb", choices=("dump",))
+    mp.add_argument("obj", nargs="?", help="ELF object file (types the maps with its BTF)")
+    mp.add_argument("--shm", help="dump the maps of this live shared-memory segment")
+    mp.add_argument("--name", help="only this map")
+    mp.add_argument("-j", "--json", action="store_true")
+    mp.set_defaults(func=_map)
     return p
 
 

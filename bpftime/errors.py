@@ -52,6 +52,39 @@ class KernelError(BpftimeError):
         self.errno = errno
 
 
+class MapError(BpftimeError):
+    """A map or shared-memory segment operation failed.
+
+    ``errno`` is the kernel's errno for the same failure (E2BIG for a full hash map,
+    EINVAL for bad attributes or flags, ...).
+    """
+
+    def __init__(self, message: str, errno: int = 0) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class MapKeyError(MapError, KeyError):
+    """A map has no such key, or a queue/stack is empty (errno ENOENT)."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message like a key
+        return str(self.args[0]) if self.args else ""
+
+
+class ElfError(BpftimeError):
+    """An ELF object (or its BTF) could not be read into a spec.
+
+    ``section`` is the ELF section and ``offset`` the byte offset in it where the
+    problem is, when known.
+    """
+
+    def __init__(self, message: str, section: str | None = None, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.section = section
+        self.offset = offset
+
+
 class VerifierError(BpftimeError):
     """The verifier refused a program: some path could harm the process it runs in.
 

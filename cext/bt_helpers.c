@@ -229,12 +229,11 @@ static uint64_t h_send_signal_thread(uint64_t sig, uint64_t a2, uint64_t a3, uin
 
 /* --- stacks -------------------------------------------------------------------- */
 
-/* User stack of the calling thread, innermost first, skipping this helper's own frames. */
-static int user_stack(uint64_t *ips, int max, uint64_t skip)
+int bt_user_stack(uint64_t *ips, int max, uint64_t skip)
 {
     void *frames[BT_STACK_MAX + 8];
     int n = backtrace(frames, BT_STACK_MAX + 8);
-    int first = 2 + (int)skip; /* user_stack and the helper itself */
+    int first = 2 + (int)skip; /* bt_user_stack and the helper itself */
     int out = 0;
     for (int i = first; i < n && out < max; i++)
         ips[out++] = (uint64_t)(uintptr_t)frames[i];
@@ -255,7 +254,7 @@ static uint64_t h_get_stack(uint64_t regs, uint64_t buf, uint64_t size, uint64_t
         memset((void *)(uintptr_t)buf, 0, n);
         return (uint64_t)-EFAULT;
     }
-    int got = user_stack((uint64_t *)(uintptr_t)buf, (int)(n / 8), flags & BT_F_SKIP_FIELD_MASK);
+    int got = bt_user_stack((uint64_t *)(uintptr_t)buf, (int)(n / 8), flags & BT_F_SKIP_FIELD_MASK);
     memset((uint8_t *)(uintptr_t)buf + (uint32_t)got * 8, 0, n - (uint32_t)got * 8);
     return (uint64_t)got * 8;
 }

@@ -76,6 +76,11 @@ long bt_probe_read(void *dst, uint64_t n, const void *src);
  * with the NUL, or -EFAULT (dst zeroed) if the string runs into unreadable memory. */
 long bt_probe_read_str(void *dst, uint64_t n, const void *src);
 
+/* User stack of the calling thread, innermost first, into ips[0..max); skips the
+ * frames of bt_user_stack and of the helper that calls it, plus `skip` more.
+ * Returns the number of addresses stored. */
+int bt_user_stack(uint64_t *ips, int max, uint64_t skip);
+
 /* Write one bpf_printk line ("comm-pid [cpu] ts: msg") to ctx->trace.
  * Returns the message length or a negative errno. */
 long bt_trace__write(bt_ctx *ctx, const char *msg, uint32_t len);

@@ -21,6 +21,9 @@ typedef struct bt_lock {
 } bt_lock;
 
 void bt_lock__acquire(bt_lock *l);
+/* Like bt_lock__acquire; returns 1 when the lock was taken over from a dead
+ * holder (the guarded structure may then need repair), 0 otherwise. */
+int bt_lock__acquire_takeover(bt_lock *l);
 void bt_lock__release(bt_lock *l);
 
 #endif

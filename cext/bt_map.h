@@ -170,8 +170,27 @@ int bt_map__user_delete(bt_map *m, const void *key);
 int bt_map__get_next_key(bt_map *m, const void *key, void *next_key);
 /* QUEUE/STACK: key must be NULL (pop); hash maps: lookup then delete. */
 int bt_map__user_lookup_and_delete(bt_map *m, const void *key, void *value);
-/* Number of elements currently stored (arrays: max_entries). */
+/* Number of elements currently stored (arrays: max_entries; bloom filter: values
+ * pushed; ring buffers and perf arrays: 0). */
 uint64_t bt_map__count(bt_map *m);
+/* bpf_map_freeze: refuse user-side writes from now on; -EBUSY if already frozen,
+ * -EPERM for a BT_F_RDONLY map. Programs may still write. */
+int bt_map__freeze(bt_map *m);
+/* The segment's bpf_printk ring (a RINGBUF map of BT_TRACE_RING_BYTES named
+ * "trace"), created on first use; NULL with a message in err if it cannot be. */
+bt_map *bt_map__trace(bt_shm *shm, char *err, size_t errlen);
+#define BT_TRACE_RING_BYTES (256u << 10)
+
+/* --- iteration (helper 164) ------------------------------------------------ */
+
+/* Called per element with the program-side view (per-CPU: this CPU's slot);
+ * return nonzero to stop. */
+typedef long (*bt_map_elem_cb)(void *cb_ctx, bt_map *m, void *key, void *value);
+/* Visit the elements of a hash or array map (all four hash types, ARRAY,
+ * PERCPU_ARRAY); returns the number visited, including the one that stopped
+ * the walk, or -EOPNOTSUPP for other types. Array keys point to a u32 that
+ * lives only during the callback. */
+long bt_map__for_each(bt_map *m, bt_map_elem_cb cb, void *cb_ctx);
 
 /* --- ring buffer (helpers 130-134; consumer for Python) -------------------- */
 
@@ -193,15 +212,27 @@ uint8_t *bt_ringbuf__data(bt_map *m);
 
 /* flags: BT_F_CURRENT_CPU or a CPU index in the low 32 bits */
 long bt_perf__output(bt_map *m, uint64_t flags, const void *data, uint64_t size);
-/* Consume the ring of one CPU: sample_cb per record, lost_cb with lost counts. */
+/* Consume the ring of one CPU: sample_cb per PERF_RECORD_SAMPLE with its raw
+ * data (the kernel's padded size: a multiple of 8, minus 4), lost_cb per
+ * PERF_RECORD_LOST. Returns the number of samples, or -EINVAL (no such CPU or a
+ * damaged ring). Each CPU's ring holds BT_PERF_RING_BYTES of records; indexes
+ * below max_entries but not below ncpu have no ring (-ENOENT on output, as the
+ * kernel for an index without a perf event). */
+#define BT_PERF_RING_BYTES (64u << 10)
 typedef void (*bt_perf_lost_cb)(void *cb_ctx, uint64_t lost);
 long bt_perf__consume(bt_map *m, uint32_t cpu, bt_ringbuf_cb sample_cb, bt_perf_lost_cb lost_cb,
                       void *cb_ctx);
 
 /* --- stack trace map (helper 27) ------------------------------------------ */
 
-/* Store ips[0..n) and return its stack id, or -EEXIST / -EFAULT / -ENOMEM. */
+/* Store ips[skip..n) (skip = flags & BT_F_SKIP_FIELD_MASK; at most value_size/8
+ * of them) and return its stack id, or -EEXIST (bucket taken, no
+ * BT_F_REUSE_STACKID) / -EFAULT (n <= skip) / -ENOMEM / -EINVAL (bad flags), as
+ * the kernel's bpf_get_stackid. */
 long bt_stackmap__store(bt_map *m, const uint64_t *ips, uint32_t n, uint64_t flags);
+/* Copy the stack with this id into ips (at most max) and return its depth, or
+ * -ENOENT. */
+long bt_stackmap__lookup(bt_map *m, uint32_t id, uint64_t *ips, uint32_t max);
 
 /* --- helpers for per-CPU data --------------------------------------------- */
 

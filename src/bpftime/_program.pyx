@@ -75,6 +75,15 @@ def core_helpers():
     return {i: _native(table[i], f"helper {i}") for i in range(BT_MAX_HELPERS) if table[i] != NULL}
 
 
+def kernel_helpers():
+    """Every helper bpftime implements (maps, ring buffers, tail calls, printk, ...),
+    by their kernel ids: what programs loaded from ELF objects get."""
+    cdef bt_helper_fn table[BT_MAX_HELPERS]
+    memset(table, 0, sizeof(table))
+    bt_helpers__fill(table, BT_MAX_HELPERS)
+    return {i: _native(table[i], f"helper {i}") for i in range(BT_MAX_HELPERS) if table[i] != NULL}
+
+
 def format_bpf(fmt, args):
     """Format like bpf_snprintf / bpf_trace_printk (for tests and the CLI)."""
     cdef char out[1024]

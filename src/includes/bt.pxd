@@ -284,6 +284,7 @@ cdef extern from "bt_mem.h" nogil:
 
 cdef extern from "bt_helpers.h" nogil:
     void bt_helpers__fill_core(bt_helper_fn *table, size_t n)
+    void bt_helpers__fill(bt_helper_fn *table, size_t n)
     long bt_probe_read(void *dst, uint64_t n, const void *src)
     long bt_probe_read_str(void *dst, uint64_t n, const void *src)
 
