@@ -83,6 +83,7 @@ class MapInfo:
     readonly: bool = False
     name: str = ""
     spin_lock_off: int | None = None
+    inner: int | None = None  # map-in-map: index of the inner map's template in ``maps``
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ CONTEXTS: dict[str, Context] = {
     # struct bpf_raw_tracepoint_args for sys_enter/sys_exit: {u64 args[2]}
     "raw_tracepoint": Context("struct bpf_raw_tracepoint_args", 16, False),
 }
-RAW_CONTEXT_KINDS = ("syscall", "socket", "test", "xdp")
+# programs bpftime runs only on input memory (test_run / Program.run), never as hooks
+RAW_CONTEXT_KINDS = ("syscall", "socket", "test", "xdp", "tc", "perf_event")
 
 
 def context_for(prog_type: str, section: str = "", ctx_size: int = 512) -> Context:
@@ -1116,9 +1118,13 @@ class _Verifier:
         alloc = 0
         for n, kind in enumerate(proto.args, start=1):
             reg = regs[n]
+            if kind == Arg.OPTIONAL and reg.kind == NOT_INIT:
+                continue
             if reg.kind == NOT_INIT:
                 raise self.reject(pc, f"{proto.name} arg{n}: R{n} is not initialized", st)
-            if kind == Arg.ANYTHING:
+            if kind == Arg.UNSAFE_PTR:
+                pass
+            elif kind in (Arg.ANYTHING, Arg.OPTIONAL):
                 if reg.is_ptr:
                     raise self.reject(
                         pc,
@@ -1137,7 +1143,8 @@ class _Verifier:
                 size = mapinfo.key_size if kind == Arg.PTR_TO_MAP_KEY else mapinfo.value_size
                 write = kind == Arg.PTR_TO_UNINIT_MAP_VALUE
                 self._mem_arg(st, pc, proto, n, reg, size, size, write)
-            elif kind in (Arg.PTR_TO_MEM, Arg.PTR_TO_MEM_OR_NULL, Arg.PTR_TO_UNINIT_MEM):
+            elif kind in (Arg.PTR_TO_MEM, Arg.PTR_TO_MEM_OR_NULL, Arg.PTR_TO_UNINIT_MEM,
+                          Arg.PTR_TO_UNINIT_MEM_OR_NULL):  # fmt: skip
                 sreg = regs[n + 1]
                 if sreg.kind != SCALAR:
                     raise self._arg(pc, proto, n + 1, sreg, "a scalar size", st)
@@ -1154,12 +1161,13 @@ class _Verifier:
                         " it with a comparison first",
                         st,
                     )
-                if kind == Arg.PTR_TO_MEM_OR_NULL and reg.kind == SCALAR and reg.s.may_be(0):
+                nullable = kind in (Arg.PTR_TO_MEM_OR_NULL, Arg.PTR_TO_UNINIT_MEM_OR_NULL)
+                if nullable and reg.kind == SCALAR and reg.s.may_be(0):
                     if not reg.s.is_const:
                         raise self._arg(pc, proto, n, reg, "a pointer to memory or NULL", st)
                     continue
-                self._mem_arg(st, pc, proto, n, reg, s.umin, s.umax,
-                              kind == Arg.PTR_TO_UNINIT_MEM)  # fmt: skip
+                write = kind in (Arg.PTR_TO_UNINIT_MEM, Arg.PTR_TO_UNINIT_MEM_OR_NULL)
+                self._mem_arg(st, pc, proto, n, reg, s.umin, s.umax, write)
             elif kind in (Arg.CONST_SIZE, Arg.CONST_SIZE_OR_ZERO):
                 pass  # checked with its memory argument
             elif kind == Arg.CONST_ALLOC_SIZE_OR_ZERO:
@@ -1211,7 +1219,11 @@ class _Verifier:
         elif proto.ret == Ret.VOID:
             regs[0] = _UNINIT
         elif proto.ret == Ret.MAP_VALUE_OR_NULL:
-            regs[0] = Reg(MAP_VALUE, _ZERO, map_idx, True, self.new_id())
+            inner = self.maps[map_idx].inner
+            if inner is not None:  # map-in-map: the inner map, or NULL
+                regs[0] = Reg(MAP_PTR, _ZERO, inner, True, self.new_id())
+            else:
+                regs[0] = Reg(MAP_VALUE, _ZERO, map_idx, True, self.new_id())
         else:
             ref = self.new_id()
             st.refs[ref] = pc

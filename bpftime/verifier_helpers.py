@@ -19,12 +19,15 @@ class Arg(Enum):
     """Argument kinds (the kernel's ``enum bpf_arg_type``, flags folded in)."""
 
     ANYTHING = auto()  # any initialised scalar (pointers would leak)
+    OPTIONAL = auto()  # may be left unset (bpf_trace_printk's 3 values); if set, a scalar
+    UNSAFE_PTR = auto()  # an address the helper reads with fault handling: scalar or pointer
     CONST_MAP_PTR = auto()  # a map loaded with lddw
     PTR_TO_MAP_KEY = auto()  # readable memory of the map's key_size
     PTR_TO_MAP_VALUE = auto()  # readable memory of the map's value_size
     PTR_TO_UNINIT_MAP_VALUE = auto()  # writable memory of value_size (filled by the helper)
     PTR_TO_MEM = auto()  # readable memory; the next argument is its size
     PTR_TO_MEM_OR_NULL = auto()  # the same, or NULL with size 0
+    PTR_TO_UNINIT_MEM_OR_NULL = auto()  # writable memory or NULL; the next argument is its size
     PTR_TO_UNINIT_MEM = auto()  # writable memory; the next argument is its size
     CONST_SIZE = auto()  # size of the previous memory argument, > 0
     CONST_SIZE_OR_ZERO = auto()  # the same, may be 0
@@ -56,7 +59,7 @@ class Proto:
 
 A = Arg
 _MEMRO = (A.PTR_TO_MEM, A.CONST_SIZE)
-_PROBE = (A.PTR_TO_UNINIT_MEM, A.CONST_SIZE_OR_ZERO, A.ANYTHING)
+_PROBE = (A.PTR_TO_UNINIT_MEM, A.CONST_SIZE_OR_ZERO, A.UNSAFE_PTR)
 
 # map types (the kernel's enum bpf_map_type)
 HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, PERCPU_HASH, PERCPU_ARRAY = 1, 2, 3, 4, 5, 6
@@ -66,13 +69,13 @@ _KV = frozenset({HASH, ARRAY, PERCPU_HASH, PERCPU_ARRAY, LRU_HASH, LRU_PERCPU_HA
 
 HELPERS: dict[int, Proto] = {
     1: Proto("bpf_map_lookup_elem", (A.CONST_MAP_PTR, A.PTR_TO_MAP_KEY),
-             Ret.MAP_VALUE_OR_NULL, _KV),
+             Ret.MAP_VALUE_OR_NULL, _KV | {ARRAY_OF_MAPS, HASH_OF_MAPS}),
     2: Proto("bpf_map_update_elem",
              (A.CONST_MAP_PTR, A.PTR_TO_MAP_KEY, A.PTR_TO_MAP_VALUE, A.ANYTHING), map_types=_KV),
     3: Proto("bpf_map_delete_elem", (A.CONST_MAP_PTR, A.PTR_TO_MAP_KEY), map_types=_KV),
     4: Proto("bpf_probe_read", _PROBE),
     5: Proto("bpf_ktime_get_ns", ()),
-    6: Proto("bpf_trace_printk", (*_MEMRO, A.ANYTHING, A.ANYTHING, A.ANYTHING)),
+    6: Proto("bpf_trace_printk", (*_MEMRO, A.OPTIONAL, A.OPTIONAL, A.OPTIONAL)),
     7: Proto("bpf_get_prandom_u32", ()),
     8: Proto("bpf_get_smp_processor_id", ()),
     12: Proto("bpf_tail_call", (A.PTR_TO_CTX, A.CONST_MAP_PTR, A.ANYTHING), Ret.VOID,
@@ -121,7 +124,7 @@ HELPERS: dict[int, Proto] = {
                                     LRU_PERCPU_HASH}),
                callback_args=4),
     165: Proto("bpf_snprintf",
-               (A.PTR_TO_MEM_OR_NULL, A.CONST_SIZE_OR_ZERO, A.PTR_TO_CONST_STR,
+               (A.PTR_TO_UNINIT_MEM_OR_NULL, A.CONST_SIZE_OR_ZERO, A.PTR_TO_CONST_STR,
                 A.PTR_TO_MEM_OR_NULL, A.CONST_SIZE_OR_ZERO)),
     174: Proto("bpf_get_attach_cookie", (A.PTR_TO_CTX,)),
     177: Proto("bpf_trace_vprintk",
