@@ -52,7 +52,10 @@ DISAGREEMENTS: dict[tuple[str, str], str] = {
     ("stack.yaml", "non-numeric store through imprecise pointer havocs num_bytes"): (
         "the store may reach above r10: our frame is exactly [r10-512, r10)"
     ),
-    ("stack.yaml", "overwrite exact-match stack cell with uninitialized register havocs stale value"): _UNINIT,
+    (
+        "stack.yaml",
+        "overwrite exact-match stack cell with uninitialized register havocs stale value",
+    ): _UNINIT,
     ("uninit.yaml", "MOV of a number and an uninitialized register"): _UNINIT,
     ("uninit.yaml", "Read uninitialized stack range - aligned"): _UNINIT,
     ("uninit.yaml", "Read uninitialized stack range - unaligned"): _UNINIT,
