@@ -285,14 +285,6 @@ class State:
     def regs(self) -> list[Reg]:
         return self.frames[-1].regs
 
-    def all_regs(self) -> list[tuple[Frame, int, Reg, bool]]:
-        """Every register and spilled register: (frame, index, reg, is_spill)."""
-        out = []
-        for f in self.frames:
-            out.extend((f, i, r, False) for i, r in enumerate(f.regs))
-            out.extend((f, k, s[0], True) for k, s in f.stack.items() if s[0] is not None)
-        return out
-
     def replace(self, pred: _RegPred, fn: _RegMap) -> None:
         for f in self.frames:
             for i, r in enumerate(f.regs):
@@ -306,9 +298,7 @@ class State:
     def show(self) -> str:
         parts = []
         for n, f in enumerate(self.frames):
-            regs = " ".join(
-                f"R{i}={r.show()}" for i, r in enumerate(f.regs) if r.kind != NOT_INIT
-            )
+            regs = " ".join(f"R{i}={r.show()}" for i, r in enumerate(f.regs) if r.kind != NOT_INIT)
             slots = " ".join(
                 f"fp{-8 * (_SLOTS - k)}={sp.show() if sp else _mask_text(m)}"
                 for k, (sp, m) in sorted(f.stack.items())
@@ -1044,9 +1034,7 @@ class _Verifier:
                 )
         if frame.callsite == -2:  # a callback returns to its helper
             if not (r0.s.umax <= 1):
-                raise self.reject(
-                    pc, f"callback must return 0 or 1, R0 is {r0.s!r}", st
-                )
+                raise self.reject(pc, f"callback must return 0 or 1, R0 is {r0.s!r}", st)
             exits.append(st)
             return []
         if len(st.frames) == 1:
@@ -1105,7 +1093,9 @@ class _Verifier:
     def helper(self, st: State, pc: int, hid: int) -> list[tuple[int, State]]:
         proto = HELPERS.get(hid)
         if proto is None:
-            raise self.reject(pc, f"call to unknown helper {hid}: bpftime does not implement it", st)
+            raise self.reject(
+                pc, f"call to unknown helper {hid}: bpftime does not implement it", st
+            )
         if st.lock is not None and hid != 94:
             raise self.reject(
                 pc, f"function calls are not allowed while holding a lock ({proto.name})", st
@@ -1151,7 +1141,8 @@ class _Verifier:
                 s = sreg.s
                 if proto.args[n] == Arg.CONST_SIZE and s.umin == 0:
                     raise self.reject(
-                        pc, f"{proto.name} arg{n + 1}: R{n + 1} is {s!r}, the size must be > 0",
+                        pc,
+                        f"{proto.name} arg{n + 1}: R{n + 1} is {s!r}, the size must be > 0",
                         st,
                     )
                 if s.umax > MAX_MEM_SIZE:
@@ -1336,8 +1327,9 @@ class _Verifier:
             for e in exits:
                 if set(e.refs) != set(st.refs):
                     raise self.reject(
-                        pc, f"the {proto.name} callback must release the ringbuf memory it"
-                        " reserves", e,
+                        pc,
+                        f"the {proto.name} callback must release the ringbuf memory it reserves",
+                        e,
                     )
             if new == written:
                 st.outer_writes |= {w for w in written if w[0] < st.cb_base}
@@ -1426,9 +1418,7 @@ def _reg_covers(o: Reg, c: Reg, idmap: dict[int, int]) -> bool:
     return o.ref == 0 or c.ref != 0
 
 
-def _refine(
-    left: Reg, right: Reg, cond: str, taken: bool, is32: bool
-) -> tuple[Reg, Reg] | None:
+def _refine(left: Reg, right: Reg, cond: str, taken: bool, is32: bool) -> tuple[Reg, Reg] | None:
     """Both registers knowing the branch went ``taken``; None if it cannot."""
     if left.is_ptr or right.is_ptr:
         ptr, other = (left, right) if left.is_ptr else (right, left)

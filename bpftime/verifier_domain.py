@@ -52,9 +52,7 @@ class Scalar:
 
     __slots__ = ("mask", "smax", "smin", "umax", "umin", "value")
 
-    def __init__(
-        self, value: int, mask: int, umin: int, umax: int, smin: int, smax: int
-    ) -> None:
+    def __init__(self, value: int, mask: int, umin: int, umax: int, smin: int, smax: int) -> None:
         self.value = value
         self.mask = mask
         self.umin = umin
@@ -140,10 +138,6 @@ class Scalar:
             return Scalar.srange(s32(lo32.umin), s32(lo32.umax))
         return Scalar.srange(S32_MIN, S32_MAX)
 
-    def signed32(self) -> tuple[int, int]:
-        s = self.sext32()
-        return s.smin, s.smax
-
     def __repr__(self) -> str:
         if self.is_const:
             return str(s64(self.value)) if self.value >> 63 else str(self.value)
@@ -152,9 +146,9 @@ class Scalar:
         parts = []
         if self.umin or self.umax != U64:
             parts.append(f"u[{self.umin}, {self.umax}]")
-        if self.smin != S64_MIN or self.smax != S64_MAX:
-            if not (self.smin == self.umin and self.smax == self.umax):
-                parts.append(f"s[{self.smin}, {self.smax}]")
+        signed = self.smin != S64_MIN or self.smax != S64_MAX
+        if signed and not (self.smin == self.umin and self.smax == self.umax):
+            parts.append(f"s[{self.smin}, {self.smax}]")
         if self.mask != U64:
             parts.append(f"bits({self.value:#x}, {self.mask:#x})")
         return "scalar(" + ", ".join(parts) + ")"
@@ -197,21 +191,6 @@ UNKNOWN = _UNKNOWN
 
 def make(value: int, mask: int, umin: int, umax: int, smin: int, smax: int) -> Scalar | None:
     return _norm(value, mask, umin, umax, smin, smax)
-
-
-def join(a: Scalar, b: Scalar) -> Scalar:
-    """The least scalar holding both (used for callback fixed points)."""
-    mask = a.mask | b.mask | (a.value ^ b.value)
-    r = _norm(
-        a.value & ~mask,
-        mask,
-        min(a.umin, b.umin),
-        max(a.umax, b.umax),
-        min(a.smin, b.smin),
-        max(a.smax, b.smax),
-    )
-    assert r is not None
-    return r
 
 
 # --- tnum arithmetic (the kernel's kernel/bpf/tnum.c) -------------------------
@@ -448,11 +427,6 @@ def _fix(v: int, m: int, umin: int, umax: int, smin: int, smax: int) -> Scalar:
     return r
 
 
-def alu32(fn_result: Scalar) -> Scalar:
-    """Zero-extend a result computed on 32-bit views."""
-    return trunc(fn_result, 4)
-
-
 # --- branch refinement --------------------------------------------------------
 
 
@@ -503,8 +477,8 @@ def refine(a: Scalar, b: Scalar, cond: str, taken: bool) -> tuple[Scalar, Scalar
         return a, b
     if cond in ("gt", "ge", "lt", "le"):
         if cond in ("lt", "le"):
-            r = refine(b, a, "gt" if cond == "lt" else "ge", True)
-            return (r[1], r[0]) if r is not None else None
+            rr = refine(b, a, "gt" if cond == "lt" else "ge", True)
+            return (rr[1], rr[0]) if rr is not None else None
         d = 1 if cond == "gt" else 0
         # a > b: a.umin >= b.umin + d, b.umax <= a.umax - d
         a2 = _norm(a.value, a.mask, max(a.umin, b.umin + d), a.umax, a.smin, a.smax)
@@ -516,8 +490,8 @@ def refine(a: Scalar, b: Scalar, cond: str, taken: bool) -> tuple[Scalar, Scalar
         return a2, b2
     # signed
     if cond in ("slt", "sle"):
-        r = refine(b, a, "sgt" if cond == "slt" else "sge", True)
-        return (r[1], r[0]) if r is not None else None
+        rr = refine(b, a, "sgt" if cond == "slt" else "sge", True)
+        return (rr[1], rr[0]) if rr is not None else None
     d = 1 if cond == "sgt" else 0
     if a.smax < S64_MIN + d:
         return None

@@ -32,9 +32,7 @@ def map_info(ms: MapSpec, btf: Btf | None) -> MapInfo:
     lock = None
     if btf is not None and ms.value_type_id is not None:
         lock = _spin_lock_offset(btf, ms.value_type_id, 0, 0)
-    return MapInfo(
-        ms.type, ms.key_size, ms.value_size, ms.max_entries, ms.readonly, ms.name, lock
-    )
+    return MapInfo(ms.type, ms.key_size, ms.value_size, ms.max_entries, ms.readonly, ms.name, lock)
 
 
 def _spin_lock_offset(btf: Btf, type_id: int, base: int, depth: int) -> int | None:
@@ -56,16 +54,19 @@ def verify_program(
 ) -> VerifyStats:
     """Verify one program of an object; VerifierError names the program and the C line."""
     maps = map_infos(spec)
-    lines = {
-        i: SourceLine(li.file, li.line, li.column, li.text) for i, li in ps.line_info.items()
-    }
+    lines = {i: SourceLine(li.file, li.line, li.column, li.text) for i, li in ps.line_info.items()}
     try:
         return verify(ps.insns, ps.kind, maps, lines, verbose, section=ps.section,
                       ctx_size=ctx_size)  # fmt: skip
     except VerifierError as exc:
         raise VerifierError(
             f"program {ps.name!r} (section {ps.section}): {exc}",
-            exc.index, exc.reason, exc.source_line, exc.file, exc.line, exc.state,
+            exc.index,
+            exc.reason,
+            exc.source_line,
+            exc.file,
+            exc.line,
+            exc.state,
         ) from None
 
 

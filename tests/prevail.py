@@ -38,8 +38,8 @@ from bpftime.verifier import (
     Reg,
     verify_from,
 )
-from bpftime.verifier_helpers import HELPERS
 from bpftime.verifier_domain import S64_MAX, S64_MIN, U64, Scalar, make
+from bpftime.verifier_helpers import HELPERS
 
 CTX64 = Context("PREVAIL test context", 64, True)
 MAPS = [MapInfo(1, 4, 4, 4, name=f"fd{i}") for i in range(8)] + [
@@ -143,7 +143,7 @@ def _pre_state(pre: list[str]) -> tuple[dict[int, Reg], dict[int, tuple[Reg | No
             continue
         for b in range(lo, hi + 1):
             k = b // 8
-            sp, mask = stack.get(k, (None, 0))
+            _sp, mask = stack.get(k, (None, 0))
             stack[k] = (None, mask | 1 << (b % 8))
     return out, stack
 
@@ -175,14 +175,14 @@ def _reg(r: int, f: dict[str, str], stack: dict[int, tuple[Reg | None, int]]) ->
         if "stack_offset" not in f:
             raise Skip("stack pointer with an unknown offset")
         lo, hi = _interval(f["stack_offset"])
-        if r == 10 and (lo, hi) != (512, 512) or hi > 512:
+        if (r == 10 and (lo, hi) != (512, 512)) or hi > 512:
             raise Skip("a stack larger than 512 bytes (PREVAIL's r10 is elsewhere)")
         nlo, size = _interval(f.get("stack_numeric_size", "0"))
         if (size and lo != hi) or nlo != size:
             raise Skip("numeric stack size that is variable or at a variable offset")
         for b in range(lo, lo + size):
             k = b // 8
-            sp, mask = stack.get(k, (None, 0))
+            _sp, mask = stack.get(k, (None, 0))
             stack[k] = (None, mask | 1 << (b % 8))
         return Reg(STACK, Scalar.srange(lo - 512, hi - 512), 0)
     if t == "ctx":
@@ -378,9 +378,9 @@ def _encode(line: str, pc: int, labels: dict[str, int]) -> bytes:
     if m:
         cls = op.CLS_ALU if m.group(1) == "w" else op.CLS_ALU64
         v = m.group(3)
-        if not v.startswith(("r", "w")) and not -(1 << 31) <= _int(v) < (1 << 31):
-            if cls == op.CLS_ALU64:
-                return _lddw(int(m.group(2)), _int(v))
+        wide = not v.startswith(("r", "w")) and not -(1 << 31) <= _int(v) < (1 << 31)
+        if wide and cls == op.CLS_ALU64:
+            return _lddw(int(m.group(2)), _int(v))
         return _operand(cls | op.OP_MOV, int(m.group(2)), v, 0)
     m = re.fullmatch(rf"{_REG} (\S+)= (\S+)", line)
     if m and m.group(3) in _ALU:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import random
 import time
 
+import verifier_fuzz
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import verifier_fuzz
 
 SEEDS = verifier_fuzz.seeds()
 # one mutated program must finish well within this (max_steps bounds the work)

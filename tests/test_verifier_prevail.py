@@ -6,9 +6,8 @@ one fails the test, and so does a listed one that no longer disagrees.
 
 from __future__ import annotations
 
-import pytest
-
 import prevail
+import pytest
 from conftest import SHARED
 
 PREVAIL_DIR = SHARED / "testdata" / "prevail" / "test-data"

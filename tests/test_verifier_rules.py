@@ -746,5 +746,5 @@ def test_raw_context_size_is_the_callers() -> None:
 
 
 def test_malformed_program_is_a_verifier_error() -> None:
-    with pytest.raises(VerifierError, match="insn 0: .*does not end with exit"):
+    with pytest.raises(VerifierError, match=r"insn 0: .*does not end with exit"):
         verify(assemble("mov %r0, 0"), "uprobe")
