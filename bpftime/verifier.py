@@ -54,7 +54,7 @@ from . import verifier_domain as d
 from .errors import LoadError, VerifierError
 from .insn import Insn, MapBinding, validate
 from .verifier_domain import Scalar
-from .verifier_helpers import HELPERS, RESERVED_MAP_TYPES, Arg, Proto, Ret, map_type_name
+from .verifier_helpers import ARRAY, HELPERS, RESERVED_MAP_TYPES, Arg, Proto, Ret, map_type_name
 
 MAX_FRAMES = 8
 STACK_SIZE = 512
@@ -724,6 +724,14 @@ class _Verifier:
         if src in (op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX):
             st.regs[ins.dst] = Reg(MAP_PTR, _ZERO, idx)
             return
+        m = self.maps[idx]
+        if m.type != ARRAY:
+            raise self.reject(
+                pc,
+                f"lddw of a value of map '{m.name or idx}' ({map_type_name(m.type)}): direct"
+                " value access needs an array map",
+                st,
+            )
         st.regs[ins.dst] = Reg(MAP_VALUE, Scalar.const(ins.imm >> 32), idx)
 
     def load(self, st: State, pc: int, ins: Insn) -> None:

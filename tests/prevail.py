@@ -10,9 +10,9 @@ legacy packet loads) and options that change PREVAIL's semantics
 (``!allow_division_by_zero``, ``big_endian``). ``python tests/prevail.py DIR``
 prints the agreement summary and every disagreement.
 
-The harness's context is 64 bytes; its maps are fd 0-7: hash maps with 4-byte
-keys and values (``map_fd_programs`` is a PROG_ARRAY at fd 8), as in PREVAIL's
-YAML harness.
+The harness's context is 64 bytes and its maps have 4-byte keys and values, as
+in PREVAIL's YAML harness; PREVAIL's maps are untyped, ours are arrays (fd 0-7)
+and a PROG_ARRAY (fd 8, ``map_fd_programs``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from bpftime.verifier_domain import S64_MAX, S64_MIN, U64, Scalar, make
 from bpftime.verifier_helpers import HELPERS
 
 CTX64 = Context("PREVAIL test context", 64, True)
-MAPS = [MapInfo(1, 4, 4, 4, name=f"fd{i}") for i in range(8)] + [
+MAPS = [MapInfo(2, 4, 4, 4, name=f"fd{i}") for i in range(8)] + [
     MapInfo(3, 4, 4, 4, name="programs")
 ]
 PROG_ARRAY_FD = 8
