@@ -465,7 +465,7 @@ class Btf:
             raise ElfError(f"BTF type [{tid}]: type chain too deep (a cycle?)")
         t = self.type(tid)
         k = t.kind
-        sep = f" {inner}" if inner else ""
+        sep = inner if inner.startswith("[") else f" {inner}" if inner else ""
         if k == Kind.VOID:
             return f"void{sep}"
         if k in (Kind.INT, Kind.FLOAT, Kind.TYPEDEF):
@@ -509,7 +509,8 @@ class Btf:
         if k == Kind.DATASEC:
             return f"section {t.name}"
         # DECL_TAG
-        return f'__attribute__((btf_decl_tag("{t.name}"))) on {self.format(t.type)}'
+        tagged = self._fmt(t.type, "", depth + 1).strip()
+        return f'__attribute__((btf_decl_tag("{t.name}"))) on {tagged}'
 
     # -- values ---------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from elftools.elf.structs import ELFStructs
 
@@ -52,11 +52,12 @@ from .spec import (
 EM_BPF = 247
 R_BPF_NONE = 0
 R_BPF_64_64 = 1
-R_BPF_64_ABS64 = 2
 R_BPF_64_32 = 10
 SHF_EXECINSTR = 0x4
 BPF_F_RDONLY_PROG = 1 << 7
 BPF_F_MMAPABLE = 1 << 10
+# a global data section becomes one map value; the kernel refuses array values this big too
+MAX_DATA_SECTION = 1 << 24
 _HDR_SIZE = 64
 _SHDR_SIZE = 64
 _SYM_SIZE = 24
@@ -339,7 +340,7 @@ class _Loader:
         changes: dict[int, BtfType] = {}
         for tid, t in enumerate(btf.types):
             if t.kind == Kind.DATASEC:
-                fixed = self._fixup_datasec(btf, tid, t)
+                fixed = self._fixup_datasec(btf, t)
                 if fixed is not None:
                     changes[tid] = fixed
         self.btf = btf.with_types(changes) if changes else btf
@@ -347,7 +348,7 @@ class _Loader:
         if ext is not None:
             self.ext = BtfExt.parse(ext.data, self.btf)
 
-    def _fixup_datasec(self, btf: Btf, tid: int, t: BtfType) -> BtfType | None:
+    def _fixup_datasec(self, btf: Btf, t: BtfType) -> BtfType | None:
         """Fill in the size and global variable offsets clang leaves 0 (libbpf's fix-up)."""
         sec = self._section(t.name)
         if sec is None:  # .kconfig, .ksyms: extern-backed, nothing to fix
@@ -371,7 +372,12 @@ class _Loader:
                     ".BTF",
                 )
             offsets[v.type] = sym.value
-        size = t.size or sec.size
+        if t.size and t.size != sec.size:
+            raise _err(
+                f"DATASEC '{t.name}' is {t.size} bytes but the section has {sec.size}; {_REBUILD}",
+                ".BTF",
+            )
+        size = sec.size
         for v in t.vars:
             off = offsets.get(v.type, v.offset)
             if off + v.size > size:
@@ -496,7 +502,15 @@ class _Loader:
 
         for i, m in enumerate(t.members):
             mt = btf.types[m.type]
-            if m.name in (
+            # numa_node and pinning are parsed and ignored: userspace has no NUMA
+            # placement of maps and no bpffs to pin them in
+            enum = btf.types[btf.resolve(m.type)]
+            if m.name == "map_extra" and enum.kind in (Kind.ENUM, Kind.ENUM64):
+                # libbpf >= 1.3: __ulong(map_extra, v) is an enum with the one value v
+                if len(enum.enumerators) != 1:
+                    raise fail("'map_extra' is an enum, but not __ulong() (one enumerator)")
+                ints[m.name] = enum.enumerators[0].value & 0xFFFFFFFFFFFFFFFF
+            elif m.name in (
                 "type",
                 "max_entries",
                 "map_flags",
@@ -559,7 +573,7 @@ class _Loader:
         return spec, values_off
 
     def _values_def(
-        self, btf: Btf, name: str, mtype: int, type_id: int, fail: Any
+        self, btf: Btf, name: str, mtype: int, type_id: int, fail: Callable[[str], ElfError]
     ) -> MapSpec | None:
         is_mim = mtype in (MAP_ARRAY_OF_MAPS, MAP_HASH_OF_MAPS)
         if not is_mim and mtype != MAP_PROG_ARRAY:
@@ -585,6 +599,12 @@ class _Loader:
         if self.btf is not None:
             ids = self.btf.find(sec.name, Kind.DATASEC)
             value_id = ids[0] if ids else None
+        if sec.size > MAX_DATA_SECTION:
+            raise _err(
+                f"{sec.size} bytes of global data; a global data section may have at most"
+                f" {MAX_DATA_SECTION} bytes (it becomes one map value)",
+                sec.name,
+            )
         readonly = kind == "rodata"
         flags = BPF_F_MMAPABLE | (BPF_F_RDONLY_PROG if readonly else 0)
         data = bytes(sec.size) if kind == "bss" else sec.data
@@ -852,6 +872,8 @@ class _Loader:
                 )
             self._set_lddw(code.code, off, op.PSEUDO_MAP_IDX_VALUE, map_idx, value_off)
             return
+        if any(m.section == sym.shndx for m in self.maps):
+            raise fail(f"'{sym.name}' at offset {sym.value} of '{target.name}' is not a map")
         raise fail(
             f"relocation against '{sym.name}' in section '{target.name}', which is neither"
             " a map nor global data"

@@ -73,7 +73,7 @@ class MapKeyError(MapError, KeyError):
 
 
 class ElfError(BpftimeError):
-    """An ELF object (or its BTF) could not be read into a spec.
+    """An ELF object or its BTF is unusable, or a spec was asked for something it lacks.
 
     ``section`` is the ELF section and ``offset`` the byte offset in it where the
     problem is, when known.

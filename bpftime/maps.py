@@ -257,15 +257,11 @@ class Map(MutableMapping[Any, Any]):
                   event_type: int | str | None = None) -> int:  # fmt: skip
         """Perf event array: read every CPU's ring; callback(cpu, event), lost_callback(cpu, n)."""
         decode = _event_decoder(self.btf, event_type)
-        total = 0
-        for cpu in range(self.raw_ncpu()):
-            total += int(self.raw.perf_consume(
-                cpu, lambda c, data: callback(c, decode(data)),
-                lost_callback or (lambda c, n: None)))  # fmt: skip
-        return total
-
-    def raw_ncpu(self) -> int:
-        return int(getattr(self.raw, "ncpu", 1))
+        return int(
+            self.raw.perf_consume(
+                None, lambda c, data: callback(c, decode(data)), lost_callback or _ignore_lost
+            )
+        )
 
     # --- histograms (bcc's text)
     def print_log2_hist(
@@ -281,11 +277,8 @@ class Map(MutableMapping[Any, Any]):
         With struct keys ``{bucket, slot}``, one histogram per bucket, headed by
         ``section_header``.
         """
-        out = out or sys.stdout
-        for header, vals in self._hist_sections(LOG2_INDEX_MAX, section_header, section_print_fn):
-            if header:
-                out.write(f"\n{header}\n")
-            out.write(format_log2_hist(vals, val_type, strip_leading_zero))
+        self._print_hist(format_log2_hist, LOG2_INDEX_MAX, val_type, section_header,
+                         section_print_fn, strip_leading_zero, out)  # fmt: skip
 
     def print_linear_hist(
         self,
@@ -295,11 +288,25 @@ class Map(MutableMapping[Any, Any]):
         strip_leading_zero: bool = False,
         out: TextIO | None = None,
     ) -> None:
+        """Print a linear histogram whose keys are the values themselves, as bcc does."""
+        self._print_hist(format_linear_hist, LINEAR_INDEX_MAX, val_type, section_header,
+                         section_print_fn, strip_leading_zero, out)  # fmt: skip
+
+    def _print_hist(
+        self,
+        fmt: Callable[[list[int], str, bool], str],
+        size: int,
+        val_type: str,
+        section_header: str,
+        section_print_fn: Callable[[Any], str] | None,
+        strip_leading_zero: bool,
+        out: TextIO | None,
+    ) -> None:
         out = out or sys.stdout
-        for header, vals in self._hist_sections(LINEAR_INDEX_MAX, section_header, section_print_fn):
+        for header, vals in self._hist_sections(size, section_header, section_print_fn):
             if header:
                 out.write(f"\n{header}\n")
-            out.write(format_linear_hist(vals, val_type, strip_leading_zero))
+            out.write(fmt(vals, val_type, strip_leading_zero))
 
     def _hist_sections(
         self, size: int, section_header: str, section_print_fn: Callable[[Any], str] | None
@@ -326,6 +333,10 @@ class Map(MutableMapping[Any, Any]):
                 shown = section_print_fn(bucket) if section_print_fn else bucket
                 out.append((f"{section_header} = {shown}", buckets[bucket]))
         return out
+
+
+def _ignore_lost(cpu: int, count: int) -> None:
+    """Default for perf buffers: lost records are counted by the caller's lost_callback only."""
 
 
 def _round8(n: int) -> int:
@@ -375,15 +386,17 @@ def _stars(val: int, val_max: int, width: int) -> str:
     return text
 
 
+def _extent(vals: list[int]) -> tuple[int, int]:
+    """(index of the last non-zero count or -1, the largest count)."""
+    idx_max = max((i for i, v in enumerate(vals) if v > 0), default=-1)
+    return idx_max, max(vals, default=0)
+
+
 def format_log2_hist(
     vals: list[int], val_type: str = "value", strip_leading_zero: bool = False
 ) -> str:
     """bcc's log2 histogram text; vals[i] counts values in slot i ([2^(i-1), 2^i - 1])."""
-    idx_max, val_max = -1, 0
-    for i, v in enumerate(vals):
-        if v > 0:
-            idx_max = i
-        val_max = max(val_max, v)
+    idx_max, val_max = _extent(vals)
     if idx_max <= 32:
         header = "     %-19s : count     distribution"
         body = "%10d -> %-10d : %-8d |%-*s|"
@@ -411,11 +424,7 @@ def format_linear_hist(
     vals: list[int], val_type: str = "value", strip_leading_zero: bool = False
 ) -> str:
     """bcc's linear histogram text; vals[i] counts the value i."""
-    idx_max, val_max = -1, 0
-    for i, v in enumerate(vals):
-        if v > 0:
-            idx_max = i
-        val_max = max(val_max, v)
+    idx_max, val_max = _extent(vals)
     header = "     %-13s : count     distribution"
     body = "        %-10d : %-8d |%-*s|"
     lines = []

@@ -29,6 +29,7 @@ from .verify_spec import verify_spec
 BT_F_RDONLY_PROG = 1 << 7
 OF_MAPS = {12, 13}
 PROG_ARRAY = 3
+PERF_EVENT_ARRAY = 4
 DEFAULT_SEGMENT_SIZE = 64 << 20
 
 
@@ -186,8 +187,11 @@ def _create_map(seg: Any, ms: Any) -> Any:
                             "(__array(values, ...))")  # fmt: skip
         inner_id = int(_create_map(seg, ms.inner).id)
     flags = ms.flags | (BT_F_RDONLY_PROG if ms.readonly else 0)
+    max_entries = ms.max_entries
+    if ms.type == PERF_EVENT_ARRAY and max_entries == 0:
+        max_entries = int(seg.ncpu)  # libbpf: one slot per possible CPU
     try:
-        raw = seg.create_map(ms.type, ms.key_size, ms.value_size, ms.max_entries, flags,
+        raw = seg.create_map(ms.type, ms.key_size, ms.value_size, max_entries, flags,
                              ms.map_extra, inner_id, ms.name[:15])  # fmt: skip
     except MapError as exc:
         raise MapError(f"create map {ms.name!r}: {exc}", exc.errno) from exc

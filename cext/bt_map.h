@@ -20,9 +20,13 @@
  * type), -ENOMEM (segment full).
  *
  * Concurrency: any number of processes and threads may use a map at once.
- * Updates and deletes take the map's bt_lock (robust against holder death);
+ * Updates and deletes take the map's bt_lock (robust against holder death;
+ * the map repairs its free lists and counts when a waiter takes the lock over);
  * lookups do not lock. Elements are filled completely before one store
  * publishes them, so a process killed at any moment leaves the map usable.
+ * As in the kernel, array values are written in place without the lock (a
+ * racing reader may see a torn value); ring buffer producers serialise on the
+ * map lock, each perf ring on its own; each ring has one consumer at a time.
  */
 #ifndef BT_MAP_H
 #define BT_MAP_H

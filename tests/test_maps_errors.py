@@ -7,6 +7,7 @@ wording is part of the contract.
 
 from __future__ import annotations
 
+import array
 import errno
 import mmap
 import os
@@ -411,10 +412,14 @@ def test_operations_a_type_lacks(seg: Segment) -> None:
     raises(E.EINVAL, perf.perf_consume, seg.ncpu, print)
 
 
-def test_lookup_batch_empty_is_fine(seg: Segment) -> None:
-    h = seg.create_map("hash", 4, 4, 1)
+def test_batch_inputs(seg: Segment) -> None:
+    h = seg.create_map("hash", 4, 4, 4)
     assert h.lookup_batch([]) == []
     assert h.lookup_batch(b"") == []
+    h.update_batch(array.array("I", [1, 2]), [bytearray(b"abcd"), memoryview(b"efgh")])
+    assert h.lookup_batch([u32(2), u32(1), u32(3)]) == [b"efgh", b"abcd", None]
+    with pytest.raises(TypeError):
+        h.lookup_batch([1, 2])  # ints are not keys
 
 
 def test_stack_trace_errors(seg: Segment) -> None:
@@ -485,3 +490,14 @@ def test_helper_errors(seg: Segment) -> None:
     assert M.trace_write(None, b"hello") == -E.ENOENT
     with pytest.raises(ValueError):
         M.call_helper(5, 0)
+
+
+def test_lookup_batch_packed_matches_single_lookups() -> None:
+    with Segment(size=8 << 20) as seg:
+        m = seg.create_map(1, 4, 8, 16)
+        m.update(struct.pack("<I", 3), struct.pack("<Q", 9))
+        m.update(struct.pack("<I", 5), struct.pack("<Q", 11))
+        values, present = m.lookup_batch(struct.pack("<III", 3, 4, 5), packed=True)
+        assert present == b"\x01\x00\x01"
+        assert values == struct.pack("<QQQ", 9, 0, 11)
+        assert m.lookup_batch([struct.pack("<I", 4)]) == [None]

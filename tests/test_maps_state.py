@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
+import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import hypothesis.strategies as st
 import pytest
@@ -39,6 +41,15 @@ FLAGS = st.sampled_from([M.BPF_ANY, M.BPF_NOEXIST, M.BPF_EXIST])
 
 def u32(i: int) -> bytes:
     return struct.pack("<I", i)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_leftover_segments() -> Iterator[None]:
+    """Teardown unlinks each machine's segment; this catches any run Hypothesis
+    abandoned without one (names carry the creating pid, so only ours go)."""
+    yield
+    for path in glob.glob(f"/dev/shm/bpftime-{os.getpid()}-*"):
+        os.unlink(path)
 
 
 class SegmentMachine(RuleBasedStateMachine):
@@ -416,7 +427,8 @@ class RingbufMachine(SegmentMachine):
         self.m = self.seg.create_map("ringbuf", 0, 0, RING)
         self.pending: dict[int, bytes] = {}
         self.committed: dict[int, tuple[bytes, bool]] = {}
-        self.order: list[int] = []  # addresses, in reservation order
+        self.order: list[int] = []  # records in reservation order: addresses, or negative ids
+        self.outputs = 0  # for the ids of records written by output, committed at once
         self.prod = 0
         self.cons = 0
 
@@ -438,8 +450,9 @@ class RingbufMachine(SegmentMachine):
             return
         assert r0 == 0
         self.prod = new
-        self.order.append(-len(self.order) - 1)  # a synthetic key: output commits at once
-        self.committed[self.order[-1]] = (data, False)
+        self.outputs += 1
+        self.order.append(-self.outputs)
+        self.committed[-self.outputs] = (data, False)
 
     @rule(data=st.binary(max_size=700))
     def reserve(self, data: bytes) -> None:
@@ -576,6 +589,81 @@ class MapInMapMachine(SegmentMachine):
                 assert self.outer.lookup(u32(i)) == want
 
 
+class PerfMachine(SegmentMachine):
+    """PERF_EVENT_ARRAY: every record bpf_perf_event_output wrote comes out once, with
+    its bytes (padded to 8 as the kernel pads raw samples), in order per CPU."""
+
+    @initialize()
+    def create(self) -> None:
+        self.m = self.seg.create_map("perf_event_array", 4, 4, self.seg.ncpu)
+        self.pending: list[bytes] = []
+
+    @rule(data=st.binary(min_size=1, max_size=40))
+    def output(self, data: bytes) -> None:
+        r0, _ = M.call_helper(25, 0, self.m.handle, 0xFFFFFFFF, data, len(data))
+        assert r0 == 0
+        self.pending.append(data)
+
+    @rule()
+    def consume(self) -> None:
+        got: list[tuple[int, bytes]] = []
+        lost: list[int] = []
+        n = self.m.perf_consume(None, lambda cpu, d: got.append((cpu, bytes(d))),
+                                lambda cpu, c: lost.append(c))  # fmt: skip
+        assert n == len(got) and not lost
+
+        def padded(p: bytes) -> bytes:  # u32 size + data is a multiple of 8
+            return p.ljust(((len(p) + 4 + 7) & ~7) - 4, b"\0")
+
+        assert sorted(d for _, d in got) == sorted(padded(p) for p in self.pending)
+        self.pending = []
+
+
+class StackTraceMachine(SegmentMachine):
+    """STACK_TRACE: a stored stack reads back under its id until replaced or deleted;
+    storing a different stack in an occupied bucket is EEXIST without REUSE_STACKID,
+    and ENOMEM with it when every preallocated record is in use (the kernel's rules)."""
+
+    DEPTH = 4
+
+    @initialize()
+    def create(self) -> None:
+        self.m = self.seg.create_map("stack_trace", 4, 8 * self.DEPTH, 4)
+        self.model: dict[int, list[int]] = {}
+
+    @rule(ips=st.lists(st.integers(1, 6), min_size=1, max_size=6), reuse=st.booleans())
+    def store(self, ips: list[int], reuse: bool) -> None:
+        flags = M.BPF_F_REUSE_STACKID if reuse else 0
+        want = ips[: self.DEPTH]
+        try:
+            sid = self.m.store_stack(ips, flags)
+        except MapError as e:
+            if reuse:
+                # like the kernel: replacing takes a free record first, and with every
+                # record in use there is none
+                assert e.errno == errno.ENOMEM and len(self.model) == 4
+            else:
+                assert e.errno == errno.EEXIST
+            return
+        assert 0 <= sid < 4
+        self.model[sid] = want
+
+    @rule(sid=st.integers(0, 3))
+    def delete(self, sid: int) -> None:
+        if sid in self.model:
+            self.m.delete(u32(sid))
+            del self.model[sid]
+        else:
+            expect_errno(errno.ENOENT, self.m.delete, u32(sid))
+
+    @invariant()
+    def reads_back(self) -> None:
+        if not hasattr(self, "m"):
+            return
+        for sid, ips in self.model.items():
+            assert self.m.stack(sid) == ips
+
+
 for _machine in (
     HashMachine,
     PercpuHashMachine,
@@ -587,8 +675,11 @@ for _machine in (
     RingbufMachine,
     ProgArrayMachine,
     MapInMapMachine,
+    PerfMachine,
+    StackTraceMachine,
 ):
     _machine.TestCase.settings = SETTINGS
+
 
 TestHash = HashMachine.TestCase
 TestPercpuHash = PercpuHashMachine.TestCase
@@ -600,3 +691,5 @@ TestLpm = LpmMachine.TestCase
 TestRingbuf = RingbufMachine.TestCase
 TestProgArray = ProgArrayMachine.TestCase
 TestMapInMap = MapInMapMachine.TestCase
+TestPerf = PerfMachine.TestCase
+TestStackTrace = StackTraceMachine.TestCase

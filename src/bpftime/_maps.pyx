@@ -13,7 +13,7 @@ Does not own: map semantics (cext/maps/), typed keys and values (callers pack
 bytes), loading programs that use maps (they take ``RawMap.handle`` and
 ``RawMap.value_addr``).
 """
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize,
                             PyBytes_GET_SIZE)
 from libc.errno cimport ENOENT, errno
@@ -69,7 +69,9 @@ BPF_F_INNER_MAP = BT_F_INNER_MAP
 BPF_F_CURRENT_CPU = BT_F_CURRENT_CPU
 BPF_F_FAST_STACK_CMP = BT_F_FAST_STACK_CMP
 BPF_F_REUSE_STACKID = BT_F_REUSE_STACKID
-# ringbuf query flags
+# ringbuf output/submit/discard flags (accepted; consumers poll) and query flags
+BPF_RB_NO_WAKEUP = BT_RB_NO_WAKEUP
+BPF_RB_FORCE_WAKEUP = BT_RB_FORCE_WAKEUP
 BPF_RB_AVAIL_DATA = BT_RB_AVAIL_DATA
 BPF_RB_RING_SIZE = BT_RB_RING_SIZE
 BPF_RB_CONS_POS = BT_RB_CONS_POS
@@ -149,7 +151,7 @@ cdef class _Items:
         cdef Py_ssize_t i
         if size == 0:
             raise owner._error(f"{what} batch", _errno.EOPNOTSUPP)
-        if isinstance(obj, (bytes, bytearray, memoryview)):
+        if PyObject_CheckBuffer(obj):
             arg_get(&self.packed, obj)
             if self.packed.n % size:
                 raise owner._size_error(f"{what} batch", f"packed {what}s",
@@ -161,7 +163,7 @@ cdef class _Items:
             for i in range(self.n):
                 self.ptrs[i] = self.packed.p + i * size
             return 0
-        self.keep = tuple([x if PyBytes_CheckExact(x) else bytes(x) for x in obj])
+        self.keep = tuple([x if PyBytes_CheckExact(x) else memoryview(x).tobytes() for x in obj])
         self.n = len(self.keep)
         self.ptrs = <const uint8_t **>malloc(max(self.n, 1) * sizeof(uint8_t *))
         if self.ptrs == NULL:
@@ -452,6 +454,11 @@ cdef class RawMap:
         return self.m.inner_map_id
 
     @property
+    def offset(self):
+        """Offset of the map's header in its segment (the same in every process)."""
+        return self.m.self_off
+
+    @property
     def lock_owner(self):
         """Pid holding the map's lock, 0 when free (diagnostics)."""
         self._alive()
@@ -641,6 +648,9 @@ cdef class RawMap:
             yield k
             k = self.next_key(k)
 
+    def __iter__(self):
+        return self.keys()
+
     def lookup_and_delete(self, key=None):
         """Remove key and return its value (queues/stacks: pop, key None)."""
         return self._take(key, "lookup_and_delete")
@@ -729,9 +739,11 @@ cdef class RawMap:
 
     # --- batches: one C loop ----------------------------------------------------------
 
-    def lookup_batch(self, keys):
+    def lookup_batch(self, keys, packed=False):
         """Values of many keys (None where missing). keys: a sequence of keys or one
-        buffer of packed keys."""
+        buffer of packed keys. With packed=True, returns (values, present): one bytes
+        object of len(keys) * user_value_size (zeros where missing) and one byte per key,
+        1 where found, as BPF_MAP_LOOKUP_BATCH fills flat arrays."""
         cdef _Items ks = _Items()
         cdef Py_ssize_t i, n, vs = self.user_value_size
         cdef uint8_t *out
@@ -748,6 +760,16 @@ cdef class RawMap:
             with nogil:
                 for i in range(n):
                     rcs[i] = bt_map__user_lookup(m, ks.ptrs[i], out + i * vs)
+                    if rcs[i] != 0:
+                        memset(out + i * vs, 0, vs)
+            if packed:
+                present = bytearray(n)
+                for i in range(n):
+                    if rcs[i] == 0:
+                        present[i] = 1
+                    elif rcs[i] != -ENOENT:
+                        raise self._error(f"lookup_batch (element {i})", -rcs[i])
+                return PyBytes_FromStringAndSize(<char *>out, n * vs), bytes(present)
             res = [None] * n
             for i in range(n):
                 if rcs[i] == 0:

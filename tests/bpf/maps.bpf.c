@@ -1,5 +1,6 @@
 // BTF-defined maps of many types, a PROG_ARRAY with .values (tail calls), an
-// ARRAY_OF_MAPS with an inner map and .values, a ringbuf with a struct event.
+// ARRAY_OF_MAPS with an inner map and .values, a ringbuf with a struct event, and
+// map_extra both as __uint and as libbpf 1.3's __ulong.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -67,6 +68,17 @@ struct {
 	__type(value, unsigned long long);
 	__uint(map_extra, 3);
 } bloom SEC(".maps");
+
+#ifndef __ulong /* libbpf >= 1.3 defines it the same way */
+#define __ulong(name, val) enum { ___bpf_concat(__unique_value, __COUNTER__) = val } name
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_BLOOM_FILTER);
+	__uint(max_entries, 10);
+	__type(value, unsigned int);
+	__ulong(map_extra, 5);
+} bloom_ulong SEC(".maps");
 
 struct inner_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

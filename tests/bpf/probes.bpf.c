@@ -1,12 +1,27 @@
 // Section names of the program kinds a userspace runtime supports, several
-// programs in one section, a sleepable uprobe, usdt and a syscall tracepoint.
+// programs in one section, a sleepable uprobe, usdt and a syscall tracepoint; a
+// global with BTF type and declaration tags and a float, for the BTF tests.
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
+struct tagged {
+	int __attribute__((btf_type_tag("user"))) *ptr;
+	int value __attribute__((btf_decl_tag("field")));
+	double ratio;
+} __attribute__((btf_decl_tag("struct")));
+
+struct tagged tagged_var;
+
+/* a global function: a subprogram in .text, called through its symbol */
+__attribute__((noinline)) int global_helper(int x)
+{
+	return x * 3;
+}
 
 SEC("uprobe")
 int first_in_section(void *ctx)
 {
-	return 1;
+	return global_helper(1) - 2;
 }
 
 SEC("uprobe")
