@@ -1056,6 +1056,13 @@ class _Verifier:
                 )
             return []
         depth = len(st.frames) - 1
+        if st.lock is not None:
+            raise self.reject(
+                pc,
+                f"bpf_spin_unlock is missing: the lock taken at insn {st.lock[2]} is still"
+                " held when the function returns",
+                st,
+            )
         if r0.kind == STACK and r0.region >= depth:
             raise self.reject(pc, "R0 points into the returning function's stack frame", st)
         st.frames.pop()

@@ -356,6 +356,26 @@ CASES: list[tuple[str, str, str, str | None]] = [
         "insn 8: bpf_spin_lock: map 'hash' has no struct bpf_spin_lock in its value",
     ),
     (
+        "spin_lock_held_at_return",
+        "uprobe",
+        "stw [%r10-4], 0\n"
+        "mov %r2, %r10\n"
+        "add %r2, -4\n"
+        "lddw %r1, map_idx 5\n"
+        "call 1\n"
+        "jeq %r0, 0, +2\n"
+        "mov %r1, %r0\n"
+        "call local sub\n"
+        "mov %r0, 0\n"
+        "exit\n"
+        "sub:\n"
+        "call 93\n"
+        "mov %r0, 0\n"
+        "exit\n",
+        "insn 13: bpf_spin_unlock is missing: the lock taken at insn 11 is still held when the"
+        " function returns",
+    ),
+    (
         "unlock_without_lock",
         "uprobe",
         "stw [%r10-4], 0\n"
