@@ -1489,10 +1489,10 @@ def _back64(full: Scalar, refined32: Scalar, cond: str) -> Scalar | None:
     if cond in _SIGNED:
         if full.smin >= d.S32_MIN and full.smax <= d.S32_MAX:
             return refined32
-        return full
-    if full.umax <= d.U32:
+    elif full.umax <= d.U32:
         return refined32
-    # the upper half is unchanged; the low half's known bits still apply
+    # the upper half is unchanged; the low half's known bits still apply (so clang's
+    # "if ((int)i < 16) ... (long)(int)i" through <<32 s>>32 stays bounded)
     mask = (full.mask & ~d.U32) | refined32.mask
     value = (full.value & ~d.U32) | refined32.value
     return d.make(value & ~mask, mask, full.umin, full.umax, full.smin, full.smax)
