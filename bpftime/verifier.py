@@ -381,6 +381,7 @@ _COND = {
     op.JSGT: "sgt", op.JSGE: "sge", op.JSLT: "slt", op.JSLE: "sle", op.JSET: "set",
 }  # fmt: skip
 _SIGNED = frozenset({"sgt", "sge", "slt", "sle"})
+_AS_SIGNED = {"gt": "sgt", "ge": "sge", "lt": "slt", "le": "sle"}
 _ALU_NAMES = {
     op.OP_ADD: "+=", op.OP_SUB: "-=", op.OP_MUL: "*=", op.OP_DIV: "/=", op.OP_OR: "|=",
     op.OP_AND: "&=", op.OP_LSH: "<<=", op.OP_RSH: ">>=", op.OP_NEG: "neg", op.OP_MOD: "%=",
@@ -1435,6 +1436,14 @@ def _reg_covers(o: Reg, c: Reg, idmap: dict[int, int]) -> bool:
 
 def _refine(left: Reg, right: Reg, cond: str, taken: bool, is32: bool) -> tuple[Reg, Reg] | None:
     """Both registers knowing the branch went ``taken``; None if it cannot."""
+    if left.is_ptr and right.is_ptr and cond != "set" and not is32:
+        if left.null or right.null or not _same_object(left, right):
+            return left, right
+        # two pointers into one object compare like their offsets (addresses do not wrap)
+        r = d.refine(left.s, right.s, _AS_SIGNED.get(cond, cond), taken)
+        if r is None:
+            return None
+        return left.with_s(r[0]), right.with_s(r[1])
     if left.is_ptr or right.is_ptr:
         ptr, other = (left, right) if left.is_ptr else (right, left)
         if (

@@ -134,6 +134,11 @@ def _needs_btf(spec: ObjectSpec, code: bytes) -> bool:
     return False
 
 
+# safe programs the kernel refuses because it proves less than ours, with the reason
+KERNEL_LESS_PRECISE = {
+    "ptr_walk": "the kernel learns nothing from comparing two pointers into one stack frame",
+}
+
 C_PROGRAMS = [
     (p, n)
     for p in sorted(CORPUS.glob("*.bpf.o"))
@@ -163,6 +168,9 @@ def test_c_corpus_kernel_refusals_are_ours(path: Path, name: str) -> None:
         verify_program(spec, ps)
     except VerifierError as exc:
         ours = exc
+    if name in KERNEL_LESS_PRECISE:
+        assert refusal is not None and ours is None, "no longer a precision difference"
+        return
     if refusal is not None and not any(s in refusal for s in NOT_SAFETY):
         assert ours is not None, f"the kernel refuses {name}, ours accepts:\n{refusal}"
     if path.name.startswith("accept_"):  # the corpus itself: the kernel agrees it is safe

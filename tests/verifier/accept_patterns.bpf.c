@@ -103,4 +103,47 @@ int copy_loop(struct pt_regs *ctx)
 	return dst[0] + dst[31];
 }
 
+SEC("uprobe")
+int var_bound(struct pt_regs *ctx)
+{
+	char buf[64];
+	int sum = 0;
+	long n = bpf_probe_read_user_str(buf, sizeof(buf), (void *)PT_REGS_PARM1(ctx));
+	for (int i = 0; i < n && i < 64; i++)
+		sum += buf[i];
+	return sum;
+}
+
+SEC("uprobe")
+int nested(struct pt_regs *ctx)
+{
+	__u64 m[8] = {};
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 8; j++)
+			m[i] += i * j + PT_REGS_PARM1(ctx);
+	return m[3] & 0xff;
+}
+
+SEC("uprobe")
+int ptr_walk(struct pt_regs *ctx)
+{
+	char buf[32];
+	int c = 0;
+	if (bpf_probe_read_user(buf, sizeof(buf), (void *)PT_REGS_PARM1(ctx)))
+		return 0;
+	for (char *p = buf; p < buf + sizeof(buf); p++)
+		c += *p == ' ';
+	return c;
+}
+
+struct args { __u64 a, b, c; };
+
+SEC("uprobe")
+int struct_arg(struct pt_regs *ctx)
+{
+	struct args s;
+	if (bpf_probe_read_user(&s, sizeof(s), (void *)PT_REGS_PARM1(ctx)))
+		return 0;
+	return (s.a + s.b + s.c) & 0xff;
+}
 char LICENSE[] SEC("license") = "GPL";
