@@ -419,6 +419,7 @@ class _Verifier:
         self._next_id = 0
         self._prune = self._prune_points()
         self.live = self._liveness()
+        self.relevant = self._relevance()
 
     # --- messages -----------------------------------------------------------
 
@@ -494,6 +495,56 @@ class _Verifier:
                     live[i] = new
                     changed = True
         return live
+
+    def _relevance(self) -> list[int]:
+        """Registers whose *value* may matter for safety, on entry to each instruction.
+
+        A static stand-in for the kernel's precision tracking: a scalar's value matters
+        if it can flow into a branch condition, a memory access's base, a store, a
+        helper or bpf-to-bpf call argument, or a subprogram's or callback's r0. Saved
+        states compare the other scalars by type only, so a loop that merely counts
+        (``c += *p == ' '``) is pruned instead of forking per count.
+        """
+        n = len(self.insns)
+        sink = [0] * n
+        defs = [0] * n
+        dep = [0] * n  # what the defined register's value depends on
+        succ: list[tuple[int, ...]] = [()] * n
+        for i, ins in enumerate(self.insns):
+            if ins is None:
+                continue
+            u, df, sc = _use_def(ins, i)
+            defs[i], succ[i] = df, sc
+            c, a = ins.cls, op.alu_op(ins.opcode)
+            if c in (op.CLS_ALU, op.CLS_ALU64):
+                dep[i] = u
+            elif c == op.CLS_LDX:
+                sink[i] = u  # the base address
+            elif c in (op.CLS_ST, op.CLS_STX):
+                sink[i] = u  # base, stored value, atomic operands
+            elif c in (op.CLS_JMP, op.CLS_JMP32) and a != op.EXIT:
+                sink[i] = u  # conditions and call arguments
+            elif a == op.EXIT and self._subprogram(i) != 0:
+                sink[i] = 1  # r0 goes back to a caller or is a callback's verdict
+        rel = [0] * n
+        changed = True
+        while changed:
+            changed = False
+            for i in range(n - 1, -1, -1):
+                if self.insns[i] is None:
+                    continue
+                out = 0
+                for t in succ[i]:
+                    if 0 <= t < n:
+                        out |= rel[t]
+                new = sink[i] | (out & ~defs[i]) | (dep[i] if out & defs[i] else 0)
+                if new != rel[i]:
+                    rel[i] = new
+                    changed = True
+        return rel
+
+    def _subprogram(self, i: int) -> int:
+        return self.entries[bisect.bisect_right(self.entries, i) - 1]
 
     # --- driver -------------------------------------------------------------
 
@@ -1378,14 +1429,21 @@ class _Verifier:
             if fo.callsite != fc.callsite or fo.subprog != fc.subprog:
                 return False
             if n == last:
-                live = self.live[pc]
+                live, rel = self.live[pc], self.relevant[pc]
             elif cur.frames[n + 1].callsite < 0:
-                live = 0x7FF  # a callback's caller: everything may be read after the helper
+                live = rel = 0x7FF  # a callback's caller: everything may be read after it
             else:
-                live = self.live[cur.frames[n + 1].callsite + 1] & ~0x3F  # r0-r5 redefined
+                back = cur.frames[n + 1].callsite + 1
+                live = self.live[back] & ~0x3F  # r0-r5 are redefined by the return
+                rel = self.relevant[back]
             live |= 1 << 10
             for r in range(11):
-                if live >> r & 1 and not _reg_covers(fo.regs[r], fc.regs[r], idmap):
+                if not live >> r & 1:
+                    continue
+                o, c = fo.regs[r], fc.regs[r]
+                if not rel >> r & 1 and o.kind == SCALAR and c.kind == SCALAR:
+                    continue  # its value cannot matter: only its type does
+                if not _reg_covers(o, c, idmap):
                     return False
             for k, (osp, omask) in fo.stack.items():
                 cs = fc.stack.get(k)

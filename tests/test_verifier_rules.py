@@ -510,8 +510,14 @@ CASES: list[tuple[str, str, str, str | None]] = [
     (
         "loop_too_complex",
         "uprobe",
-        "mov %r0, 0\nadd %r0, 1\nja -2\nexit\n",
+        "mov %r0, 0\nadd %r0, 1\njne %r0, 0, -2\nexit\n",
         "insn 2: program too complex: more than 5000 instructions explored (bound the loops more tightly, or use bpf_loop)",
+    ),
+    (
+        "loop_counting_nothing",
+        "uprobe",
+        "mov %r0, 0\nadd %r0, 1\nja -2\nexit\n",
+        "insn 1: infinite loop detected: the loop comes back here in a state it was in before, so nothing bounds it",
     ),
     (
         "call_recursion",
