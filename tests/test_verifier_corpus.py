@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 import bpftime
-from bpftime import elf
-from bpftime.errors import VerifierError
+from bpftime import VerifierError, elf
 from bpftime.verify_spec import verify_program
 
 CORPUS = Path(__file__).parent / "verifier"
