@@ -9,7 +9,9 @@ stack frame holds 64 slots of 8 bytes, each a spilled register or bytes known
 to be initialised. States are saved at jump targets; a path whose state is
 covered by a saved one that finished is pruned (the kernel's ``is_state_visited``),
 and one covered by a saved state that is still its own ancestor is an infinite
-loop. Dead registers (a static liveness pass) are ignored when comparing.
+loop. Dead registers (a static liveness pass) are ignored when comparing, and
+scalars whose value cannot reach a safety check (a static relevance pass standing
+in for the kernel's precision tracking) are compared by type only.
 
 What it proves, on every path:
   * registers are read only after being written; r0 is set at exit and is a
@@ -34,13 +36,15 @@ What it proves, on every path:
 Does NOT check: alignment (bpftime runs on x86-64 and arm64, where unaligned
 accesses are safe); the NUL terminator of constant strings (``bpf_snprintf``,
 ``bpf_strncmp`` format arguments are only checked to be read-only map values);
-the contents of ``.rodata`` (loads from maps are unknown scalars); map-in-map
-lookups (refused); relations between registers (``r1 < r2`` bounds each alone);
-packets (bpftime has no packet programs) and BTF-typed pointers (kfuncs,
-``PTR_TO_BTF_ID``). The raw-memory context of ``syscall``/``socket``/test programs is
-``ctx_size`` bytes (default 512) that the caller must provide; r2 there is an
-unknown scalar. Indirect calls (``callx``) are accepted only with a register
-known to hold a helper id.
+the contents of ``.rodata`` (loads from maps are unknown scalars); which inner map
+a map-in-map lookup returns (any map of the outer map's template);
+relations between registers (``r1 < r2`` bounds each alone; only two pointers into
+one object compare by offset); packets (bpftime has no packet programs) and
+BTF-typed pointers (kfuncs, ``PTR_TO_BTF_ID``). The raw-memory context of
+``syscall``/``socket``/``tc``/``xdp``/``perf_event``/test programs is ``ctx_size``
+bytes (default 512) that the caller must provide; r2 there is an unknown scalar.
+Indirect calls (``callx``) are accepted only with a register known to hold a
+helper id.
 """
 
 from __future__ import annotations
