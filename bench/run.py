@@ -479,10 +479,83 @@ def helpers_section(cfg: Config) -> list[Row]:
     return rows
 
 
+# --- verifier -------------------------------------------------------------
+
+VERIFY_1000_TARGET_S = 0.5
+VERIFIER_CORPUS = Path(__file__).resolve().parent.parent / "tests" / "verifier"
+
+
+def loops1000_program() -> str:
+    """About 1,000 instructions: 8 bounded loops of 8 iterations, each a 120-insn body
+    of ALU work, stack traffic and a bounds-checked stack index."""
+    lines = ["mov %r0, 0", "stdw [%r10-8], 0", "stdw [%r10-16], 0"]
+    for seg in range(8):
+        lines += ["mov %r1, 0", f"l{seg}:"]
+        for k in range(38):
+            lines += [f"add %r0, {k + seg}", "xor %r0, 0x5a5a", "stxdw [%r10-8], %r0"]
+        lines += [
+            "ldxdw %r2, [%r10-8]",
+            "and %r2, 1",
+            "lsh %r2, 3",
+            "mov %r3, %r10",
+            "add %r3, -16",
+            "add %r3, %r2",
+            "ldxdw %r4, [%r3+0]",
+            "add %r0, %r4",
+            "add %r1, 1",
+            f"jlt %r1, 8, l{seg}",
+        ]
+    lines += ["and %r0, 0xff", "exit"]
+    return "\n".join(lines)
+
+
+def _time_s(fn: Callable[[], object], repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def verifier_section(cfg: Config) -> list[Row]:
+    """Verification time: the C corpus objects, and a 1,000-instruction program with loops."""
+    from bpftime import elf
+    from bpftime.verifier import verify
+    from bpftime.verify_spec import verify_spec
+
+    rows: list[Row] = []
+    repeats = max(cfg.repeats, 3)
+    for path in sorted(VERIFIER_CORPUS.glob("accept_*.bpf.o")):
+        spec = elf.load_spec(path)
+        n = sum(len(p.insns) // 8 for p in spec.programs.values())
+        rows.append(
+            measured(
+                f"verifier.{path.stem.removesuffix('.bpf')}.s",
+                "s",
+                _time_s(lambda spec=spec: verify_spec(spec), repeats),
+                note=f"{len(spec.programs)} programs, {n} insns in all",
+            )
+        )
+    code = bpftime.asm.assemble(loops1000_program())
+    stats = verify(code, "uprobe")
+    rows.append(
+        measured(
+            "verifier.loops1000.s",
+            "s",
+            _time_s(lambda: verify(code, "uprobe"), repeats),
+            target=VERIFY_1000_TARGET_S,
+            note=f"{len(code) // 8} insns, {stats.steps} explored, {stats.states} states",
+        )
+    )
+    return rows
+
+
 SECTIONS: dict[str, Callable[[Config], list[Row]]] = {
     "engines": engines_section,
     "maps": maps_section,
     "helpers": helpers_section,
+    "verifier": verifier_section,
 }
 
 

@@ -16,7 +16,7 @@ if _util.find_spec(f"{__name__}._program") is None:
 
     load_installed()
 else:
-    from . import asm, btf, elf, maps
+    from . import asm, btf, elf, maps, verifier
     from ._maps import MAP_TYPES, RawMap, Segment
     from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
     from .errors import (
@@ -29,6 +29,7 @@ else:
         LoadError,
         MapError,
         MapKeyError,
+        VerifierError,
     )
     from .insn import MapBinding
     from .object import BpfObject, load, open_segment
@@ -53,6 +54,7 @@ __all__ = [
     "RawMap",
     "Segment",
     "TestRunResult",
+    "VerifierError",
     "__version__",
     "asm",
     "btf",
@@ -61,4 +63,5 @@ __all__ = [
     "maps",
     "open_segment",
     "ubpf_test_helpers",
+    "verifier",
 ]

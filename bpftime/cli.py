@@ -4,7 +4,8 @@ Owns argument parsing, output formats and exit statuses; each command's work liv
 in its own module. Commands: ``conformance`` (run ubpf / bpf_conformance `.data`
 files), ``asm`` and ``disasm`` (the assembler on files), ``run`` (run raw or
 assembled bytecode once or in a timed loop), and bpftool's verbs on ELF objects:
-``prog list|dump|run`` and ``map dump``.
+``prog list|dump|run`` and ``map dump``; ``verify`` (the static verifier on every
+program of an ELF object; exit status 1 on a rejection).
 """
 
 from __future__ import annotations
@@ -177,6 +178,27 @@ def _dump_maps(maps: dict[str, Any], args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from . import elf
+    from .errors import VerifierError
+    from .verify_spec import verify_program
+
+    spec = elf.load_spec(args.obj)
+    status = 0
+    for name, ps in spec.programs.items():
+        try:
+            stats = verify_program(spec, ps, args.verbose)
+        except VerifierError as exc:
+            print(f"{name}: rejected\n{exc}")
+            status = 1
+            continue
+        print(
+            f"{name}: accepted ({stats.insns} insns, {stats.steps} explored,"
+            f" {stats.states} states)"
+        )
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bpftime", description="userspace eBPF runtime")
     sub = p.add_subparsers(dest="command", required=True)
@@ -222,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--name", help="only this map")
     mp.add_argument("-j", "--json", action="store_true")
     mp.set_defaults(func=_map)
+
+    v = sub.add_parser("verify", help="run the static verifier on every program of an ELF object")
+    v.add_argument("obj", help="ELF object (.o)")
+    v.add_argument("-v", "--verbose", action="store_true", help="register state at a rejection")
+    v.set_defaults(func=_verify)
     return p
 
 

@@ -83,3 +83,30 @@ class ElfError(BpftimeError):
         super().__init__(message)
         self.section = section
         self.offset = offset
+
+
+class VerifierError(BpftimeError):
+    """The verifier refused a program: some path could harm the process it runs in.
+
+    ``index`` is the instruction (slot) index, ``reason`` the rule that failed,
+    ``source_line``, ``file`` and ``line`` come from BTF line info when the
+    program has it, and ``state`` is the register state there (verbose only).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        index: int | None = None,
+        reason: str = "",
+        source_line: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        state: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.index = index
+        self.reason = reason
+        self.source_line = source_line
+        self.file = file
+        self.line = line
+        self.state = state

@@ -13,6 +13,7 @@ Does not own: ELF/BTF parsing, the map implementations, the engines.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from ._program import Program, kernel_helpers
 from .errors import BpftimeError, LoadError, MapError
 from .insn import MapBinding
 from .maps import ARRAY_TYPES, Map
+from .verify_spec import verify_spec
 
 BT_F_RDONLY_PROG = 1 << 7
 OF_MAPS = {12, 13}
@@ -98,8 +100,13 @@ class BpfObject:
 
 def load(path: str | os.PathLike[str] | bytes, rodata: Mapping[str, Any] | None = None,
          engine: str = "jit", shm_name: str | None = None, create: bool = True,
-         segment_size: int = DEFAULT_SEGMENT_SIZE) -> BpfObject:  # fmt: skip
+         segment_size: int = DEFAULT_SEGMENT_SIZE,
+         unsafe_skip_verifier: bool = False) -> BpfObject:  # fmt: skip
     """Load an eBPF ELF object: create its maps in a new segment and its programs.
+
+    Every program is verified first (``bpftime.verifier``; VerifierError on a
+    rejection). ``unsafe_skip_verifier=True`` loads unverified programs, with a
+    warning: only for programs that never run inside another process.
 
     ``rodata`` sets global variables (``const volatile`` knobs in .rodata, or .data/.bss
     variables) by name before anything is created. With ``create=False`` the maps are
@@ -109,6 +116,14 @@ def load(path: str | os.PathLike[str] | bytes, rodata: Mapping[str, Any] | None 
     spec = elf.load_spec(path)
     for name, value in (rodata or {}).items():
         spec.set_global(name, value)
+    if unsafe_skip_verifier:
+        warnings.warn(
+            "bpftime.load(unsafe_skip_verifier=True): programs are NOT verified and may crash"
+            " or corrupt any process they run in",
+            stacklevel=2,
+        )
+    else:
+        verify_spec(spec)
     if not create and not shm_name:
         raise LoadError("create=False needs shm_name: the segment whose maps to reuse")
     seg = Segment(shm_name, segment_size if create else 0, create)
