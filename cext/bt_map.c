@@ -389,6 +389,26 @@ int bt_map__user_update(bt_map *m, const void *key, const void *value, uint64_t 
     return o->user_update ? o->user_update(m, key, value, flags) : -EOPNOTSUPP;
 }
 
+int bt_map__user_update_batch(bt_map *m, const void *const *keys, const void *const *values,
+                              uint32_t n, uint64_t flags, uint32_t *done)
+{
+    const bt_map_ops *o = ops(m);
+    *done = 0;
+    if (!can_write(m))
+        return -EPERM;
+    if (o->user_update_batch)
+        return o->user_update_batch(m, keys, values, n, flags, done);
+    if (!o->user_update)
+        return -EOPNOTSUPP;
+    for (uint32_t i = 0; i < n; i++) {
+        int rc = o->user_update(m, keys[i], values[i], flags);
+        if (rc)
+            return rc;
+        *done = i + 1;
+    }
+    return 0;
+}
+
 int bt_map__user_delete(bt_map *m, const void *key)
 {
     const bt_map_ops *o = ops(m);

@@ -170,6 +170,10 @@ uint32_t bt_map__prog_at(bt_map *m, uint32_t index);
 int bt_map__user_lookup(bt_map *m, const void *key, void *value);
 int bt_map__user_update(bt_map *m, const void *key, const void *value, uint64_t flags);
 int bt_map__user_delete(bt_map *m, const void *key);
+/* update keys[i] -> values[i] in order; stops at the first failure and returns it;
+ * *done = elements updated. Hash maps take their lock per chunk, not per element. */
+int bt_map__user_update_batch(bt_map *m, const void *const *keys, const void *const *values,
+                              uint32_t n, uint64_t flags, uint32_t *done);
 /* key NULL: first key. -ENOENT after the last key. */
 int bt_map__get_next_key(bt_map *m, const void *key, void *next_key);
 /* QUEUE/STACK: key must be NULL (pop); hash maps: lookup then delete. */

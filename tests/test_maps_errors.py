@@ -501,3 +501,21 @@ def test_lookup_batch_packed_matches_single_lookups() -> None:
         assert present == b"\x01\x00\x01"
         assert values == struct.pack("<QQQ", 9, 0, 11)
         assert m.lookup_batch([struct.pack("<I", 4)]) == [None]
+
+
+def test_update_batch_stops_at_the_first_failure() -> None:
+    # more elements than a lock chunk, into a map that fills up part-way
+    with Segment(size=8 << 20) as seg:
+        m = seg.create_map("hash", 4, 8, 100)
+        keys = b"".join(struct.pack("<I", i) for i in range(150))
+        values = b"".join(struct.pack("<Q", i * 3) for i in range(150))
+        with pytest.raises(MapError, match=r"update_batch \(element 100\)") as info:
+            m.update_batch(keys, values)
+        assert info.value.errno == errno.E2BIG
+        assert m.count() == 100
+        assert m.lookup(struct.pack("<I", 99)) == struct.pack("<Q", 297)
+        assert m.lookup(struct.pack("<I", 100)) is None
+        m.update_batch(keys[:400], values[:800], M.BPF_EXIST)
+        with pytest.raises(MapError) as info:
+            m.update_batch(keys[:400], values[:800], M.BPF_NOEXIST)
+        assert info.value.errno == errno.EEXIST

@@ -267,14 +267,12 @@ static hash_elem *fresh_elem(bt_map *m, const void *key, uint32_t h, const void 
     return e;
 }
 
-static long update(bt_map *m, const void *key, const void *value, uint64_t flags, int user)
+/* The body of an update; the caller holds the map lock. */
+static long update_locked(bt_map *m, const void *key, const void *value, uint64_t flags, int user)
 {
-    if (flags > BT_EXIST)
-        return -EINVAL;
     uint32_t h = hash_key(m, key);
     uint64_t *slot = NULL;
     long rc = 0;
-    bt_map__lock(m);
     hash_elem *old = find_locked(m, key, h, &slot);
     if (old && flags == BT_NOEXIST) {
         rc = -EEXIST;
@@ -316,8 +314,42 @@ static long update(bt_map *m, const void *key, const void *value, uint64_t flags
             rc = -E2BIG;
         }
     }
+    return rc;
+}
+
+static long update(bt_map *m, const void *key, const void *value, uint64_t flags, int user)
+{
+    if (flags > BT_EXIST)
+        return -EINVAL;
+    bt_map__lock(m);
+    long rc = update_locked(m, key, value, flags, user);
     bt_map__unlock(m);
     return rc;
+}
+
+/* Batches take the lock once per chunk, not per element, and let go between chunks so
+ * programs updating the map meanwhile wait at most one chunk. */
+#define BT_BATCH_CHUNK 64
+
+static int hash_user_update_batch(bt_map *m, const void *const *keys, const void *const *values,
+                                  uint32_t n, uint64_t flags, uint32_t *done)
+{
+    long rc = 0;
+    uint32_t i = 0;
+    if (flags > BT_EXIST)
+        return -EINVAL;
+    while (i < n && !rc) {
+        uint32_t end = n - i > BT_BATCH_CHUNK ? i + BT_BATCH_CHUNK : n;
+        bt_map__lock(m);
+        for (; i < end; i++) {
+            rc = update_locked(m, keys[i], values[i], flags, 1);
+            if (rc)
+                break;
+        }
+        bt_map__unlock(m);
+    }
+    *done = i;
+    return (int)rc;
 }
 
 void *bt_hash__lookup(bt_map *m, const void *key)
@@ -470,6 +502,7 @@ const bt_map_ops bt_hash_ops = {
     .delete = hash_delete,
     .user_lookup = bt_hash__user_lookup,
     .user_update = bt_hash__user_update,
+    .user_update_batch = hash_user_update_batch,
     .user_delete = bt_hash__user_delete,
     .next_key = bt_hash__next_key,
     .lookup_and_delete = hash_lookup_and_delete,

@@ -38,6 +38,9 @@ typedef struct bt_map_ops {
     /* user side */
     int (*user_lookup)(bt_map *m, const void *key, void *value);
     int (*user_update)(bt_map *m, const void *key, const void *value, uint64_t flags);
+    /* optional: n updates, fewer lock round trips; *done = elements updated */
+    int (*user_update_batch)(bt_map *m, const void *const *keys, const void *const *values,
+                             uint32_t n, uint64_t flags, uint32_t *done);
     int (*user_delete)(bt_map *m, const void *key);
     int (*next_key)(bt_map *m, const void *key, void *next);
     int (*lookup_and_delete)(bt_map *m, const void *key, void *value);

@@ -788,6 +788,7 @@ cdef class RawMap:
         cdef _Items vs = _Items()
         cdef Py_ssize_t i = 0, n
         cdef int rc = 0
+        cdef uint32_t done = 0
         cdef uint64_t f = flags
         cdef bt_map *m = self.m
         self._alive()
@@ -798,11 +799,9 @@ cdef class RawMap:
                            f"but {vs.n} values; EINVAL", _errno.EINVAL)
         n = ks.n
         with nogil:
-            while i < n:
-                rc = bt_map__user_update(m, ks.ptrs[i], vs.ptrs[i], f)
-                if rc:
-                    break
-                i += 1
+            rc = bt_map__user_update_batch(m, <const void *const *>ks.ptrs,
+                                           <const void *const *>vs.ptrs, <uint32_t>n, f, &done)
+        i = done
         if rc:
             raise self._error(f"update_batch (element {i})", -rc, f)
 

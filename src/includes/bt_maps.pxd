@@ -88,6 +88,8 @@ cdef extern from "bt_map.h" nogil:
 
     int bt_map__user_lookup(bt_map *m, const void *key, void *value)
     int bt_map__user_update(bt_map *m, const void *key, const void *value, uint64_t flags)
+    int bt_map__user_update_batch(bt_map *m, const void *const *keys, const void *const *values,
+                                  uint32_t n, uint64_t flags, uint32_t *done)
     int bt_map__user_delete(bt_map *m, const void *key)
     int bt_map__get_next_key(bt_map *m, const void *key, void *next_key)
     int bt_map__user_lookup_and_delete(bt_map *m, const void *key, void *value)
