@@ -83,3 +83,12 @@ class ElfError(BpftimeError):
         super().__init__(message)
         self.section = section
         self.offset = offset
+
+
+class AttachError(BpftimeError):
+    """A probe could not be attached, or a process could not be traced.
+
+    Says which program and section, which binary and symbol, and what to do: a
+    binary or symbol that does not exist, a section that names no target, a
+    function too short to hook, a process that may not be traced.
+    """

@@ -1,0 +1,545 @@
+"""Uprobes in another process: ``bpftime.spawn(argv, obj)`` and ``bpftime.attach(pid, obj)``.
+
+Owns the controller side of the main job: resolving each ``uprobe/`` and
+``uretprobe/`` section's target (``binary:symbol``, ``binary:symbol+offset``,
+``binary:0xoffset``) to an address in the target process (pyelftools reads the
+binary's ``.symtab`` and ``.dynsym``, frida reports where each module is loaded),
+compiling every program to position-independent code (bpftime.pic) and writing
+it into the object's segment, and driving frida: spawn or attach, load the
+native agent (``libbpftime_agent.so``, cext/agent) into the target, hand it the
+segment and the code, hook each function with ``Interceptor.replaceFast``, resume.
+A ``Session`` then streams ``bpf_printk`` lines and ring buffer records, waits
+for a spawned process, and detaches (hooks reverted; the process runs on).
+
+JavaScript runs only at setup, in frida's script; the hot path is the agent's
+trampoline and the JIT'd code.
+
+Does not own: the agent and its trampolines (cext/agent), maps, ELF parsing,
+printing maps at exit (bpftime.cli).
+
+Binary names follow libbpf: a path (with a ``/``) is used as is; a bare name is
+first looked for among the libraries the target has loaded (``libc.so.6``,
+``libc``), then on ``PATH``. A numeric target is an offset in the file, as for
+the kernel's uprobes; it is turned into the address the loaded module has there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import struct
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from elftools.elf.elffile import ELFFile
+
+from . import pic
+from .errors import AttachError, BpftimeError, ElfError
+from .object import BpfObject, load
+
+MIN_HOOK_BYTES = 5  # frida's jump needs 5 bytes of the function
+PROBE_KINDS = ("uprobe", "uretprobe")
+
+_SCRIPT = r"""
+'use strict';
+const A = {};
+function fn(name, ret, args) {
+  return new NativeFunction(A.mod.getExportByName(name), ret, args);
+}
+function check(p) {
+  if (p.isNull()) throw new Error(A.error().readUtf8String());
+  return p;
+}
+rpc.exports = {
+  modules() {
+    return Process.enumerateModules().map(m => [m.name, m.base.toString(), m.path]);
+  },
+  init(path, shm, base) {
+    A.mod = Module.load(path);
+    A.init = fn('bt_agent_init', 'int', ['pointer', 'pointer']);
+    A.error = fn('bt_agent_error', 'pointer', []);
+    A.load = fn('bt_agent_prog_load', 'pointer', ['uint64', 'uint64', 'uint64']);
+    A.hookNew = fn('bt_agent_hook_new', 'pointer', ['uint64']);
+    A.hookAdd = fn('bt_agent_hook_add', 'int', ['pointer', 'int', 'pointer', 'uint64']);
+    A.stub = fn('bt_agent_hook_stub', 'pointer', ['pointer']);
+    A.setOrig = fn('bt_agent_hook_set_orig', 'void', ['pointer', 'pointer']);
+    const rc = A.init(Memory.allocUtf8String(shm), ptr(base));
+    return rc === 0 ? null : A.error().readUtf8String();
+  },
+  load(off, len, entry) {
+    return check(A.load(uint64(off), uint64(len), uint64(entry))).toString();
+  },
+  hook(addr, progs) {
+    const h = check(A.hookNew(uint64(addr)));
+    for (const [ret, p, cookie] of progs) {
+      if (A.hookAdd(h, ret, ptr(p), uint64(cookie)) !== 0)
+        throw new Error(A.error().readUtf8String());
+    }
+    // one transaction: the patch lands when this call returns, after setOrig
+    const orig = Interceptor.replaceFast(ptr(addr), A.stub(h));
+    A.setOrig(h, orig);
+  },
+  unhook(addr) {
+    Interceptor.revert(ptr(addr));
+    Interceptor.flush();
+  },
+};
+"""
+
+
+def agent_path() -> Path:
+    """The agent library installed next to this module; AttachError if this build has none."""
+    path = Path(__file__).resolve().parent / "libbpftime_agent.so"
+    if not path.is_file():
+        raise AttachError(f"no agent library at {path}: uprobes in other processes need "
+                          "an x86_64 Linux build of bpftime (pip install . there)")  # fmt: skip
+    return path
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module loaded in the target: name, load address and file."""
+
+    name: str
+    base: int
+    path: str
+
+
+@dataclass(frozen=True)
+class _ElfInfo:
+    load_base: int  # lowest PT_LOAD address, page-aligned down: what module.base maps
+    segments: tuple[tuple[int, int, int], ...]  # (file offset, vaddr, filesz) of each PT_LOAD
+    symbols: dict[str, tuple[int, int, str]]  # name -> (value, size, type)
+
+
+@lru_cache(maxsize=32)
+def _elf_info(path: str, mtime: float) -> _ElfInfo:
+    with open(path, "rb") as f:
+        try:
+            elf = ELFFile(f)
+        except Exception as exc:  # pyelftools raises several types for non-ELF input
+            raise AttachError(f"{path}: not an ELF file ({exc})") from exc
+        loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        base = min((s["p_vaddr"] for s in loads), default=0) & ~0xFFF
+        segs = tuple((s["p_offset"], s["p_vaddr"], s["p_filesz"]) for s in loads)
+        symbols: dict[str, tuple[int, int, str]] = {}
+        for name in (".symtab", ".dynsym"):  # .symtab first: it has the non-exported ones
+            table = elf.get_section_by_name(name)
+            if table is None:
+                continue
+            for sym in table.iter_symbols():
+                kind = sym["st_info"]["type"]
+                if (kind not in ("STT_FUNC", "STT_GNU_IFUNC") or not sym["st_value"]
+                        or sym["st_shndx"] == "SHN_UNDEF" or sym.name in symbols):  # fmt: skip
+                    continue
+                symbols[sym.name.split("@")[0]] = (sym["st_value"], sym["st_size"], kind)
+    return _ElfInfo(base, segs, symbols)
+
+
+def elf_info(path: str) -> _ElfInfo:
+    return _elf_info(path, os.stat(path).st_mtime)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved probe location."""
+
+    address: int
+    binary: str  # file of the module
+    what: str  # symbol[+off] or 0xoffset, for messages
+
+
+def find_module(binary: str, modules: Sequence[Module], pid: int) -> tuple[str, Module]:
+    """The file ``binary`` names and the module it is loaded as in the target."""
+    if "/" not in binary:
+        for m in modules:
+            if m.name == binary or m.name.startswith((binary + ".", binary + "-")):
+                return m.path, m
+        found = shutil.which(binary)
+        if found is None:
+            raise AttachError(f"binary {binary!r}: not a library process {pid} has loaded "
+                              "and not a program on PATH")  # fmt: skip
+        binary = found
+    path = os.path.realpath(binary)
+    if not os.path.exists(path):
+        raise AttachError(f"binary {binary!r} does not exist")
+    for m in modules:
+        if m.path and os.path.exists(m.path) and os.path.samefile(m.path, path):
+            return path, m
+    raise AttachError(f"binary {binary!r} is not loaded in process {pid} (a library it "
+                      "dlopen()s later cannot be probed yet)")  # fmt: skip
+
+
+def resolve(binary: str, symbol: str | None, offset: int, modules: Sequence[Module],
+            pid: int) -> Target:  # fmt: skip
+    """Address in the target of ``binary:symbol+offset`` (or of file offset ``offset``)."""
+    path, module = find_module(binary, modules, pid)
+    info = elf_info(path)
+    if symbol is None:
+        for foff, vaddr, size in info.segments:
+            if foff <= offset < foff + size:
+                return Target(module.base + offset - foff + vaddr - info.load_base, path,
+                              hex(offset))  # fmt: skip
+        raise AttachError(f"{binary}:{offset:#x}: that offset is in no loaded segment of {path}")
+    if symbol not in info.symbols:
+        raise AttachError(f"{binary}:{symbol}: no function {symbol!r} in {path}'s symbol "
+                          "tables (.symtab, .dynsym); is the binary stripped?")  # fmt: skip
+    value, size, kind = info.symbols[symbol]
+    what = f"{symbol}+{offset:#x}" if offset else symbol
+    if kind == "STT_GNU_IFUNC":
+        raise AttachError(f"{binary}:{symbol} is an IFUNC (a resolver that picks an "
+                          "implementation at load time); probe the implementation instead")  # fmt: skip
+    if size and size - offset < MIN_HOOK_BYTES:
+        raise AttachError(f"{binary}:{what}: only {size - offset} bytes of code there; a hook "
+                          f"needs at least {MIN_HOOK_BYTES}. Build the function without "
+                          "inlining/with -O0 or probe its caller")  # fmt: skip
+    return Target(module.base + value + offset - info.load_base, path, what)
+
+
+@dataclass
+class _Probe:
+    program: str
+    section: str
+    kind: str
+    target: Target
+    agent_prog: str = ""
+
+
+@dataclass
+class Output:
+    """One thing a session streamed: a bpf_printk line or a ring buffer record."""
+
+    kind: str  # "printk" | "ringbuf"
+    source: str  # map name for records
+    data: Any
+
+
+def _trace(ok: bool, msg: str) -> None:
+    if ok:
+        print(f"bpftime: {msg}", file=sys.stderr)
+
+
+@dataclass
+class _Missing:
+    policy: str = "error"
+    skipped: list[str] = field(default_factory=list)
+
+
+class Session:
+    """Programs of one object attached to one process.
+
+    ``.maps`` are the object's maps (live while the process runs), ``.poll()``
+    collects printk lines and ring buffer records, ``.wait()`` waits for a spawned
+    process and returns its exit status (as the shell reports it), ``.detach()``
+    removes the hooks and leaves the process running. A context manager: leaving
+    it detaches and, for a spawned process that still runs, kills it.
+    """
+
+    def __init__(self, obj: BpfObject, pid: int, spawned: bool, missing_probes: str = "error",
+                 verbose: bool = False, owns_obj: bool = False) -> None:  # fmt: skip
+        import frida
+
+        self.obj = obj
+        self.pid = pid
+        self.spawned = spawned
+        self.verbose = verbose
+        self.probes: list[_Probe] = []
+        self.skipped: list[str] = []
+        self.exit_status: int | None = None
+        self.started_s: float | None = None
+        self._owns_obj = owns_obj
+        self._frida = frida
+        self._session: Any = None
+        self._script: Any = None
+        self._hooked: list[int] = []
+        self._missing = missing_probes
+        if missing_probes not in ("error", "warn", "ignore"):
+            raise ValueError("missing_probes must be 'error', 'warn' or 'ignore'")
+
+    # --- setup
+    def _start(self) -> None:
+        frida = self._frida
+        try:
+            self._session = frida.attach(self.pid)
+        except frida.ProcessNotFoundError as exc:
+            raise AttachError(f"process {self.pid}: no such process ({exc})") from exc
+        except (frida.PermissionDeniedError, frida.ProcessNotRespondingError) as exc:
+            raise AttachError(f"process {self.pid} cannot be traced: {exc}. Run as root or "
+                              "as its owner with ptrace allowed (kernel.yama.ptrace_scope, "
+                              "CAP_SYS_PTRACE)") from exc  # fmt: skip
+        except frida.TransportError as exc:
+            raise AttachError(f"process {self.pid}: frida could not attach: {exc}") from exc
+        self._script = self._session.create_script(_SCRIPT)
+        self._script.load()
+        rpc = self._script.exports_sync
+        modules = [Module(n, int(b, 16), p) for n, b, p in rpc.modules()]
+        seg = self.obj.segment
+        t0 = time.perf_counter()
+        err = rpc.init(str(agent_path()), self.obj.shm_name, hex(seg.base))
+        if err:
+            raise AttachError(f"process {self.pid}: the agent could not map segment "
+                              f"{self.obj.shm_name}: {err}")  # fmt: skip
+        by_addr: dict[int, list[tuple[int, str, int]]] = {}
+        for name, ps in self.obj.spec.programs.items():
+            if ps.kind not in PROBE_KINDS:
+                self._skip(name, ps.section, f"kind {ps.kind!r} cannot be attached by `run` yet "
+                           "(uprobe/ and uretprobe/ sections can)")  # fmt: skip
+                continue
+            if not ps.attach:
+                self._skip(name, ps.section, "the section names no target; use "
+                           f"SEC(\"{ps.kind}/<binary>:<function>\")")  # fmt: skip
+                continue
+            binary, symbol, offset = ps.attach
+            try:
+                target = resolve(str(binary), None if symbol is None else str(symbol),
+                                 int(offset or 0), modules, self.pid)  # fmt: skip
+            except AttachError as exc:
+                self._skip(name, ps.section, str(exc))
+                continue
+            code = pic.compile_pic(self.obj.programs[name].decoded, name)
+            off = seg.alloc_bytes(code.code)
+            agent_prog = rpc.load(off, len(code.code), code.entry)
+            probe = _Probe(name, ps.section, ps.kind, target, agent_prog)
+            self.probes.append(probe)
+            by_addr.setdefault(target.address, []).append(
+                (int(ps.kind == "uretprobe"), agent_prog, 0))
+        for addr, progs in by_addr.items():
+            where = ", ".join(f"{p.section}" for p in self.probes if p.target.address == addr)
+            try:
+                rpc.hook(hex(addr), [[r, p, hex(c)] for r, p, c in progs])
+            except frida.core.RPCException as exc:
+                raise AttachError(f"{where}: cannot hook {addr:#x}: {exc} (functions shorter "
+                                  f"than {MIN_HOOK_BYTES} bytes, or starting with code frida "
+                                  "cannot relocate, cannot be hooked)") from exc  # fmt: skip
+            self._hooked.append(addr)
+        for p in self.probes:
+            _trace(self.verbose, f"attached {p.section} ({p.program}) at {p.target.address:#x} "
+                   f"in {p.target.binary}")  # fmt: skip
+        _trace(self.verbose, f"setup took {time.perf_counter() - t0:.3f} s")
+
+    def _skip(self, name: str, section: str, why: str) -> None:
+        msg = f"program {name!r} (section {section}): {why}"
+        if self._missing == "error":
+            raise AttachError(msg)
+        self.skipped.append(msg)
+        if self._missing == "warn":
+            print(f"bpftime: warning: {msg}; skipped", file=sys.stderr)
+
+    # --- running
+    @property
+    def maps(self) -> dict[str, Any]:
+        return self.obj.maps
+
+    def poll(self, timeout: float = 0.0,
+             callback: Callable[[Output], Any] | None = None) -> list[Output]:  # fmt: skip
+        """Printk lines and ring buffer records produced since the last call.
+
+        Waits up to ``timeout`` seconds for the first one (or for the process to
+        exit). With ``callback`` each is passed to it as it is read.
+        """
+        deadline = time.monotonic() + timeout
+        out: list[Output] = []
+
+        def emit(o: Output) -> None:
+            out.append(o)
+            if callback is not None:
+                callback(o)
+
+        while True:
+            for line in self.obj.trace_lines():
+                emit(Output("printk", "", line))
+            for name, m in self.obj.maps.items():
+                if m.type == 27:
+                    m.raw.consume(lambda data, n=name: emit(Output("ringbuf", n, bytes(data))))
+            if out or self.poll_exit() is not None or time.monotonic() >= deadline:
+                return out
+            time.sleep(min(0.01, max(deadline - time.monotonic(), 0)))
+
+    def poll_exit(self) -> int | None:
+        """The spawned process's exit status once it has exited (None while it runs)."""
+        if self.exit_status is None and self.spawned:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if pid == self.pid:
+                self.exit_status = os.waitstatus_to_exitcode(status)
+                if self.exit_status < 0:  # killed by a signal: report 128 + n, as shells do
+                    self.exit_status = 128 - self.exit_status
+        return self.exit_status
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for a spawned process to exit; its exit status (None on timeout)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll_exit() is None:
+            if end is not None and time.monotonic() >= end:
+                return None
+            time.sleep(0.005)
+        return self.exit_status
+
+    def kill(self, sig: int = signal.SIGINT) -> None:
+        """Send ``sig`` to the traced process."""
+        if self.poll_exit() is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def detach(self) -> None:
+        """Remove the hooks (the process keeps running, unharmed) and let go of it."""
+        if self._script is not None and self.poll_exit() is None:
+            for addr in self._hooked:
+                try:
+                    self._script.exports_sync.unhook(hex(addr))
+                except (self._frida.InvalidOperationError, self._frida.core.RPCException):
+                    break  # the process is gone
+        self._hooked.clear()
+        if self._session is not None:
+            try:
+                self._session.detach()
+            except self._frida.InvalidOperationError:
+                pass
+        self._script = self._session = None
+
+    def close(self) -> None:
+        """Detach; kill a spawned process that still runs; release the maps we loaded."""
+        self.detach()
+        if self.spawned and self.poll_exit() is None:
+            self.kill(signal.SIGKILL)
+            self.wait()
+        if self._owns_obj:
+            self.obj.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _object(obj: str | os.PathLike[str] | BpfObject) -> tuple[BpfObject, bool]:
+    if isinstance(obj, BpfObject):
+        return obj, False
+    return load(obj), True
+
+
+def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
+          missing_probes: str = "error", verbose: bool = False) -> Session:  # fmt: skip
+    """Start ``argv`` suspended, attach ``obj``'s uprobes and let it run.
+
+    ``obj`` is an object file (loaded here; its maps are freed with the session)
+    or a ``BpfObject`` from ``bpftime.load``.
+    """
+    import frida
+
+    if not argv:
+        raise ValueError("spawn needs a command")
+    program = argv[0]
+    if "/" not in program and shutil.which(program) is None:
+        raise AttachError(f"command {program!r} not found on PATH")
+    if "/" in program and not os.access(program, os.X_OK):
+        raise AttachError(f"command {program!r} does not exist or is not executable")
+    bpf, owns = _object(obj)
+    try:
+        pid = launch_suspended(argv)
+    except BaseException:
+        if owns:
+            bpf.close()
+        raise
+    session = Session(bpf, pid, True, missing_probes, verbose, owns)
+    try:
+        session._start()
+        frida.resume(pid)
+        session.started_s = time.monotonic()
+        with open(f"/proc/{pid}/stat") as f:  # frida leaves a process it found stopped so
+            stopped = f.read().rpartition(")")[2].split()[0] in ("T", "t")
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+_PTRACE_TRACEME, _PTRACE_PEEKTEXT, _PTRACE_POKETEXT, _PTRACE_CONT = 0, 1, 4, 7
+_PTRACE_GETREGS, _PTRACE_SETREGS, _PTRACE_DETACH = 12, 13, 17
+_AT_ENTRY = 9
+_RIP = 16  # index of rip in struct user_regs_struct (27 u64)
+
+
+def launch_suspended(argv: Sequence[str]) -> int:
+    """Start ``argv`` as our child, stopped (SIGSTOP) at its entry point with its
+    libraries loaded, and return its pid.
+
+    frida.spawn would do this too, but its child watch reaps the process, and
+    ``run`` must report the command's exit status; so: PTRACE_TRACEME and exec,
+    an int3 at the executable's entry point (AT_ENTRY), run to it, undo it, and
+    detach leaving the process stopped. x86_64 only.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    ptrace = libc.ptrace
+    ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    ptrace.restype = ctypes.c_long
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            ptrace(_PTRACE_TRACEME, 0, None, None)
+            os.execvp(argv[0], list(argv))
+        finally:
+            os._exit(127)
+
+    def check(rc: int, what: str) -> int:
+        if rc == -1 and ctypes.get_errno():
+            err = ctypes.get_errno()
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AttachError(f"start {argv[0]!r}: ptrace {what}: {os.strerror(err)}")
+        return rc
+
+    def stopped(what: str) -> None:
+        _, status = os.waitpid(pid, 0)
+        if not os.WIFSTOPPED(status) or os.WSTOPSIG(status) != signal.SIGTRAP:
+            if os.WIFSTOPPED(status):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            raise AttachError(f"start {argv[0]!r}: it did not stop at {what} (wait status "
+                              f"{status:#x}); could it be executed?")  # fmt: skip
+
+    stopped("exec")
+    with open(f"/proc/{pid}/auxv", "rb") as f:
+        entry = dict(struct.iter_unpack("<QQ", f.read())).get(_AT_ENTRY, 0)
+    ctypes.set_errno(0)
+    word = check(ptrace(_PTRACE_PEEKTEXT, pid, entry, None), "peek") & (1 << 64) - 1
+    check(ptrace(_PTRACE_POKETEXT, pid, entry, (word & ~0xFF) | 0xCC), "poke")
+    check(ptrace(_PTRACE_CONT, pid, None, None), "cont")
+    stopped("its entry point")
+    regs = (ctypes.c_ulonglong * 27)()
+    check(ptrace(_PTRACE_GETREGS, pid, None, ctypes.byref(regs)), "getregs")
+    regs[_RIP] = entry
+    check(ptrace(_PTRACE_SETREGS, pid, None, ctypes.byref(regs)), "setregs")
+    check(ptrace(_PTRACE_POKETEXT, pid, entry, word), "poke")
+    check(ptrace(_PTRACE_DETACH, pid, None, signal.SIGSTOP), "detach")
+    return pid
+
+
+def attach(pid: int, obj: str | os.PathLike[str] | BpfObject, missing_probes: str = "error",
+           verbose: bool = False) -> Session:  # fmt: skip
+    """Attach ``obj``'s uprobes to the running process ``pid``."""
+    bpf, owns = _object(obj)
+    session = Session(bpf, pid, False, missing_probes, verbose, owns)
+    try:
+        session._start()
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+__all__ = ["AttachError", "BpftimeError", "ElfError", "Output", "Session", "attach", "spawn"]
