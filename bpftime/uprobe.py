@@ -315,7 +315,8 @@ class Session:
             try:
                 rpc.hook(hex(addr), [[r, p, hex(c)] for r, p, c in progs])
             except frida.core.RPCException as exc:
-                raise AttachError(f"{where}: cannot hook {addr:#x}: {exc} (functions shorter "
+                why = str(exc).splitlines()[0].removeprefix("Error: ")
+                raise AttachError(f"{where}: cannot hook {addr:#x}: {why} (functions shorter "
                                   f"than {MIN_HOOK_BYTES} bytes, or starting with code frida "
                                   "cannot relocate, cannot be hooked)") from exc  # fmt: skip
             self._hooked.append(addr)

@@ -24,7 +24,8 @@
 #define BT_HIDDEN __attribute__((visibility("hidden")))
 #define BT_SHADOW_MAX 1024
 
-extern char bt_tramp_enter[] BT_HIDDEN;
+extern char bt_tpl_enter[] BT_HIDDEN;
+extern char bt_tpl_end[] BT_HIDDEN;
 extern char bt_tramp_return[] BT_HIDDEN;
 
 typedef struct bt_shadow {
@@ -142,32 +143,49 @@ BT_EXPORT void *bt_agent_prog_load(uint64_t code_off, uint64_t len, uint64_t ent
     return p;
 }
 
+/* `pages` pages within +-2 GiB of addr if free, so frida's jump and ours stay short;
+ * else anywhere. */
+static uint8_t *alloc_near(uint64_t addr, size_t size)
+{
+    const uint64_t step = 1u << 20, limit = (1ull << 31) - (16u << 20);
+    uint64_t at = addr & ~(uint64_t)0xfff;
+    for (uint64_t d = step; d < limit; d += step) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            if (sign < 0 && d > at)
+                continue;
+            uint64_t hint = sign < 0 ? at - d : at + d;
+            void *p = mmap((void *)(uintptr_t)hint, size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            if (p != MAP_FAILED && p == (void *)(uintptr_t)hint)
+                return p;
+            if (p != MAP_FAILED)
+                munmap(p, size);
+        }
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs);
+
+/* Two pages: a copy of bt_tpl_enter (then read-only, executable), then the bt_hook. */
 BT_EXPORT void *bt_agent_hook_new(uint64_t addr)
 {
-    bt_hook *h = calloc(1, sizeof(*h));
-    if (!h)
-        return (void *)(uintptr_t)fail(0, "%s", "out of memory");
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    uint8_t *stub = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (stub == MAP_FAILED) {
-        free(h);
-        return (void *)(uintptr_t)fail(0, "mmap for a hook stub: %s", strerror(errno));
+    size_t tpl = (size_t)(bt_tpl_end - bt_tpl_enter);
+    if (page != 4096 || tpl > page)
+        return (void *)(uintptr_t)fail(0, "%s", "the agent's trampoline needs 4 KiB pages");
+    uint8_t *code = alloc_near(addr, 2 * page);
+    if (!code)
+        return (void *)(uintptr_t)fail(0, "mmap for a hook: %s", strerror(errno));
+    memcpy(code, bt_tpl_enter, tpl);
+    if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
+        munmap(code, 2 * page);
+        return (void *)(uintptr_t)fail(0, "mprotect a hook: %s", strerror(errno));
     }
-    uint64_t hv = (uint64_t)(uintptr_t)h, tv = (uint64_t)(uintptr_t)bt_tramp_enter;
-    stub[0] = 0x49; /* movabs $hook, %r11 */
-    stub[1] = 0xbb;
-    memcpy(stub + 2, &hv, 8);
-    stub[10] = 0xff; /* jmp *0(%rip) */
-    stub[11] = 0x25;
-    memset(stub + 12, 0, 4);
-    memcpy(stub + 16, &tv, 8);
-    if (mprotect(stub, page, PROT_READ | PROT_EXEC) != 0) {
-        munmap(stub, page);
-        free(h);
-        return (void *)(uintptr_t)fail(0, "mprotect a hook stub: %s", strerror(errno));
-    }
+    bt_hook *h = (bt_hook *)(code + page);
     h->addr = addr;
-    h->stub = stub;
+    h->on_enter = bt_agent__on_enter;
     return h;
 }
 
@@ -186,7 +204,7 @@ BT_EXPORT int bt_agent_hook_add(void *hook, int ret, void *prog, uint64_t cookie
 
 BT_EXPORT void *bt_agent_hook_stub(void *hook)
 {
-    return ((bt_hook *)hook)->stub;
+    return (uint8_t *)hook - 4096;
 }
 
 BT_EXPORT void bt_agent_hook_set_orig(void *hook, void *orig)

@@ -1,17 +1,31 @@
 /* x86_64 trampolines of the agent; see bt_agent.h for the picture.
  *
- * bt_tramp_enter, entered from a hook's stub with r11 = the bt_hook and the stack
- * exactly as the function would see it (rsp % 16 == 8):
+ * A hook must leave every register as it found it, not only the callee-saved ones:
+ * gcc's -fipa-ra lets a caller keep values in caller-saved registers (rdi, r11,
+ * xmm8, ...) across a call to a function it knows does not touch them. So both
+ * trampolines save and restore all 16 general registers and xmm0-15, and neither
+ * uses a register to jump on; rflags is not preserved (no caller can rely on it).
  *
- *   rsp+0    xmm0..xmm7      (128 bytes, aligned)
- *   rsp+128  struct pt_regs  (21 x 8 bytes: r15 ... ss)
- *   rsp+296  return address of the function's caller, then stack-passed arguments
+ * bt_tpl_enter is a template: bt_agent_hook_new copies [bt_tpl_enter, bt_tpl_end)
+ * into a page near the hooked function, followed by a page holding its bt_hook, which
+ * the copy reaches rip-relative (HOOK = bt_tpl_enter + 4096). Frida sends the function
+ * there with the stack exactly as the function would see it, rsp = E. E need not be
+ * 16-byte aligned (gcc calls local functions it knows need no alignment with any rsp),
+ * so the trampoline pushes rax, aligns rsp down and builds its frame below:
  *
- * bt_tramp_return, entered by the function's ret (rsp % 16 == 0), builds the same
- * frame (304 bytes, 8 of padding) and jumps to the address bt_agent__on_return gives.
+ *   rsp+0    xmm0..xmm15     (256 bytes, aligned)
+ *   rsp+256  struct pt_regs  (21 x 8 bytes: r15 ... ss)
+ *   rsp+424  E - 8, where rax was pushed
+ *   ...      padding to 16 bytes
+ *   E        return address of the function's caller, then stack-passed arguments
+ *
+ * bt_tramp_return (one copy, shared) is entered by the function's ret (rsp = S). It
+ * keeps S - 8 as a slot, builds the same frame below S - 16, stores in the slot the
+ * real return address bt_agent__on_return gives, restores everything and returns
+ * through the slot.
  */
 #define XMM 0
-#define R 128
+#define R 256
 #define R15 (R + 0)
 #define R14 (R + 8)
 #define R13 (R + 16)
@@ -28,19 +42,14 @@
 #define RSI (R + 104)
 #define RDI (R + 112)
 #define RSP (R + 152)
-#define ENTER_FRAME 296
-#define RETURN_FRAME 304
+#define SAVED 424      /* where rsp pointed after the first push */
+#define FRAME 448
+#define PAGE 4096
+/* bt_hook fields (bt_agent.h, pinned by static asserts there) */
+#define HOOK_ORIG 0
+#define HOOK_ON_ENTER 16
 
-    .text
-
-    .globl bt_tramp_enter
-    .hidden bt_tramp_enter
-    .type bt_tramp_enter, @function
-    .p2align 4
-bt_tramp_enter:
-    .cfi_startproc
-    sub $ENTER_FRAME, %rsp
-    .cfi_adjust_cfa_offset ENTER_FRAME
+.macro SAVE_ALL
     movaps %xmm0, XMM+0(%rsp)
     movaps %xmm1, XMM+16(%rsp)
     movaps %xmm2, XMM+32(%rsp)
@@ -49,6 +58,14 @@ bt_tramp_enter:
     movaps %xmm5, XMM+80(%rsp)
     movaps %xmm6, XMM+96(%rsp)
     movaps %xmm7, XMM+112(%rsp)
+    movaps %xmm8, XMM+128(%rsp)
+    movaps %xmm9, XMM+144(%rsp)
+    movaps %xmm10, XMM+160(%rsp)
+    movaps %xmm11, XMM+176(%rsp)
+    movaps %xmm12, XMM+192(%rsp)
+    movaps %xmm13, XMM+208(%rsp)
+    movaps %xmm14, XMM+224(%rsp)
+    movaps %xmm15, XMM+240(%rsp)
     mov %r15, R15(%rsp)
     mov %r14, R14(%rsp)
     mov %r13, R13(%rsp)
@@ -64,15 +81,10 @@ bt_tramp_enter:
     mov %rdx, RDX(%rsp)
     mov %rsi, RSI(%rsp)
     mov %rdi, RDI(%rsp)
-    lea ENTER_FRAME(%rsp), %rax
-    mov %rax, RSP(%rsp)
-    mov %r11, %rbx              /* the hook survives the call in rbx (callee-saved) */
-    mov %r11, %rdi
-    lea R(%rsp), %rsi
-    call bt_agent__on_enter
-    test %eax, %eax
-    jnz 1f
-    mov %rbx, %r11
+.endm
+
+/* callee-saved registers (r12-r15, rbp, rbx) come back from the C call unchanged */
+.macro RESTORE_SCRATCH
     movaps XMM+0(%rsp), %xmm0
     movaps XMM+16(%rsp), %xmm1
     movaps XMM+32(%rsp), %xmm2
@@ -81,7 +93,15 @@ bt_tramp_enter:
     movaps XMM+80(%rsp), %xmm5
     movaps XMM+96(%rsp), %xmm6
     movaps XMM+112(%rsp), %xmm7
-    mov RBX(%rsp), %rbx
+    movaps XMM+128(%rsp), %xmm8
+    movaps XMM+144(%rsp), %xmm9
+    movaps XMM+160(%rsp), %xmm10
+    movaps XMM+176(%rsp), %xmm11
+    movaps XMM+192(%rsp), %xmm12
+    movaps XMM+208(%rsp), %xmm13
+    movaps XMM+224(%rsp), %xmm14
+    movaps XMM+240(%rsp), %xmm15
+    mov R11(%rsp), %r11
     mov R10(%rsp), %r10
     mov R9(%rsp), %r9
     mov R8(%rsp), %r8
@@ -90,53 +110,68 @@ bt_tramp_enter:
     mov RDX(%rsp), %rdx
     mov RSI(%rsp), %rsi
     mov RDI(%rsp), %rdi
-    add $ENTER_FRAME, %rsp
-    .cfi_adjust_cfa_offset -ENTER_FRAME
-    jmp *0(%r11)                /* hook->orig */
+.endm
+
+    .text
+
+    .globl bt_tpl_enter
+    .hidden bt_tpl_enter
+    .globl bt_tpl_end
+    .hidden bt_tpl_end
+    .type bt_tpl_enter, @function
+    .p2align 4
+bt_tpl_enter:
+    push %rax                                   /* at E - 8: the function's stack */
+    mov %rsp, %rax
+    and $-16, %rsp
+    sub $FRAME, %rsp
+    mov %rax, SAVED(%rsp)
+    SAVE_ALL
+    mov (%rax), %rcx
+    mov %rcx, RAX(%rsp)                         /* the real rax */
+    lea 8(%rax), %rcx
+    mov %rcx, RSP(%rsp)                         /* E: rsp at the function's entry */
+    lea bt_tpl_enter+PAGE(%rip), %rdi           /* the hook, in the next page */
+    lea R(%rsp), %rsi
+    call *bt_tpl_enter+PAGE+HOOK_ON_ENTER(%rip)
+    test %eax, %eax
+    jnz 1f
+    RESTORE_SCRATCH
+    mov SAVED(%rsp), %rsp
+    lea 8(%rsp), %rsp
+    jmp *bt_tpl_enter+PAGE+HOOK_ORIG(%rip)
 1:  /* bpf_override_return: skip the function, return pt_regs.ax to the caller */
-    .cfi_adjust_cfa_offset ENTER_FRAME
-    mov RBX(%rsp), %rbx
-    mov RAX(%rsp), %rax
-    add $ENTER_FRAME, %rsp
-    .cfi_adjust_cfa_offset -ENTER_FRAME
+    RESTORE_SCRATCH
+    mov SAVED(%rsp), %rsp
+    lea 8(%rsp), %rsp
     ret
-    .cfi_endproc
-    .size bt_tramp_enter, . - bt_tramp_enter
+bt_tpl_end:
+    .size bt_tpl_enter, . - bt_tpl_enter
 
     .globl bt_tramp_return
     .hidden bt_tramp_return
     .type bt_tramp_return, @function
     .p2align 4
 bt_tramp_return:
-    sub $RETURN_FRAME, %rsp
-    movaps %xmm0, XMM+0(%rsp)
-    movaps %xmm1, XMM+16(%rsp)
-    mov %r15, R15(%rsp)
-    mov %r14, R14(%rsp)
-    mov %r13, R13(%rsp)
-    mov %r12, R12(%rsp)
-    mov %rbp, RBP(%rsp)
-    mov %rbx, RBX(%rsp)
-    mov %r11, R11(%rsp)
-    mov %r10, R10(%rsp)
-    mov %r9, R9(%rsp)
-    mov %r8, R8(%rsp)
-    mov %rax, RAX(%rsp)
-    mov %rcx, RCX(%rsp)
-    mov %rdx, RDX(%rsp)
-    mov %rsi, RSI(%rsp)
-    mov %rdi, RDI(%rsp)
-    lea RETURN_FRAME(%rsp), %rax
-    mov %rax, RSP(%rsp)
+    lea -8(%rsp), %rsp                          /* S - 8: slot for the real return address */
+    push %rax                                   /* S - 16 */
+    mov %rsp, %rax
+    and $-16, %rsp
+    sub $FRAME, %rsp
+    mov %rax, SAVED(%rsp)
+    SAVE_ALL
+    mov (%rax), %rcx
+    mov %rcx, RAX(%rsp)
+    lea 16(%rax), %rcx
+    mov %rcx, RSP(%rsp)                         /* S: rsp after the function returned */
     lea R(%rsp), %rdi
     call bt_agent__on_return
-    mov %rax, %r11
-    movaps XMM+0(%rsp), %xmm0
-    movaps XMM+16(%rsp), %xmm1
-    mov RAX(%rsp), %rax
-    mov RDX(%rsp), %rdx
-    add $RETURN_FRAME, %rsp
-    jmp *%r11
+    mov SAVED(%rsp), %rcx
+    mov %rax, 8(%rcx)
+    RESTORE_SCRATCH
+    mov SAVED(%rsp), %rsp
+    lea 8(%rsp), %rsp
+    ret
     .size bt_tramp_return, . - bt_tramp_return
 
     .section .note.GNU-stack, "", @progbits
