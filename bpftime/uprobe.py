@@ -44,7 +44,7 @@ from . import pic
 from .errors import AttachError, BpftimeError, ElfError
 from .object import BpfObject, load
 
-MIN_HOOK_BYTES = 5  # frida's jump needs 5 bytes of the function
+MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
 PROBE_KINDS = ("uprobe", "uretprobe")
 
 _SCRIPT = r"""
@@ -316,9 +316,10 @@ class Session:
                 rpc.hook(hex(addr), [[r, p, hex(c)] for r, p, c in progs])
             except frida.core.RPCException as exc:
                 why = str(exc).splitlines()[0].removeprefix("Error: ")
-                raise AttachError(f"{where}: cannot hook {addr:#x}: {why} (functions shorter "
-                                  f"than {MIN_HOOK_BYTES} bytes, or starting with code frida "
-                                  "cannot relocate, cannot be hooked)") from exc  # fmt: skip
+                raise AttachError(f"{where}: cannot hook {addr:#x}: {why} (the first "
+                                  f"{MIN_HOOK_BYTES} bytes must be whole instructions of the "
+                                  "function that frida can move: short functions and some "
+                                  "prologues cannot be hooked)") from exc  # fmt: skip
             self._hooked.append(addr)
         for p in self.probes:
             _trace(self.verbose, f"attached {p.section} ({p.program}) at {p.target.address:#x} "
@@ -370,7 +371,7 @@ class Session:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
             except ChildProcessError:
                 return None
-            if pid == self.pid:
+            if pid == self.pid and (os.WIFEXITED(status) or os.WIFSIGNALED(status)):
                 self.exit_status = os.waitstatus_to_exitcode(status)
                 if self.exit_status < 0:  # killed by a signal: report 128 + n, as shells do
                     self.exit_status = 128 - self.exit_status

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,3 +28,42 @@ ENGINES = ["interp", "jit"]
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+def _uprobe_skip_reason() -> str | None:
+    import platform
+    import shutil
+
+    if platform.machine() != "x86_64":
+        return "uprobes in other processes are x86_64 only"
+    if shutil.which("gcc") is None:
+        return "needs gcc to build the victims"
+    try:
+        import frida  # noqa: F401
+    except ImportError:
+        return "needs frida"
+    if os.geteuid() != 0 and Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip() != "0":
+        return "needs root or kernel.yama.ptrace_scope=0 to trace processes"
+    return None
+
+
+UPROBE_SKIP = _uprobe_skip_reason()
+needs_uprobes = pytest.mark.skipif(UPROBE_SKIP is not None, reason=UPROBE_SKIP or "")
+
+
+@pytest.fixture(scope="session")
+def build_c(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """Compile a C victim with gcc into a temporary folder (once per source and flags)."""
+    out = tmp_path_factory.mktemp("victims")
+    built: dict[tuple[str, tuple[str, ...]], Path] = {}
+
+    def build(src: Path, name: str, *flags: str) -> Path:
+        key = (str(src), flags)
+        if key not in built:
+            exe = out / name
+            subprocess.run(["gcc", "-O2", "-g", "-pthread", *flags, "-o", str(exe), str(src)],
+                           check=True)  # fmt: skip
+            built[key] = exe
+        return built[key]
+
+    return build

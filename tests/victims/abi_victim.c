@@ -2,18 +2,22 @@
  * could break. Prints one line per check; the test runs it with and without probes
  * and the lines must be identical (the probes change nothing), while the probes'
  * counts are checked against the numbers written in the test.
- * Usage: abi_victim N (N iterations of each check; threads run N calls each). */
+ * Usage: abi_victim N [loop] (N iterations of each check; threads run N calls each;
+ * with loop, then call work() every millisecond until killed). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
 /* frida's replaceFast rewrites 16 bytes: each probed function starts with this 8-byte
  * add so that even the shortest has them */
 static volatile long touched;
+#ifndef TOUCH
 #define TOUCH() (touched++)
+#endif
 
 /* 8 integer + 10 floating-point arguments: i7, i8, f9, f10 go on the stack */
 NOINLINE double mix(long i1, double f1, long i2, double f2, long i3, double f3, long i4,
@@ -137,5 +141,12 @@ int main(int argc, char **argv)
     }
     printf("threads %ld tiny %ld\n", total, tiny(41));
     printf("fib_calls %ld fib_ret_sum %ld\n", fib_calls, fib_ret_sum);
+    if (argc > 2) { /* "loop": keep calling work() until killed (for attach tests) */
+        fflush(stdout);
+        for (long i = 0;; i++) {
+            work(i);
+            usleep(1000);
+        }
+    }
     return 3;
 }
