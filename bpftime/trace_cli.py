@@ -72,7 +72,8 @@ def print_maps(obj: BpfObject, as_json: bool, out: Any = None) -> None:
             for k, v in entries:
                 if 0 <= k < len(slots):
                     slots[k] = v
-            out.write(f"@{name}:\n{format_log2_hist(slots)}\n")
+            label = name.lower().replace("_hist", "").replace("hist", "") or "value"
+            out.write(f"@{name}:\n{format_log2_hist(slots, label)}\n")
             continue
         try:
             entries.sort(key=lambda kv: kv[1])

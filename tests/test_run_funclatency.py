@@ -1,0 +1,51 @@
+"""End to end: examples/funclatency (uprobe + uretprobe on the same function) prints a
+log2 histogram of slow()'s latency in microseconds that matches what the victim did.
+
+The victim (examples/funclatency/victim.c) calls slow() FAST times sleeping 1500 us
+and SLOW times sleeping 24000 us: the histogram must hold FAST values in the
+1024 -> 2047 slot and SLOW in 16384 -> 32767 (nanosleep overshoots by far less than
+the slack either slot leaves), and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, needs_uprobes
+
+pytestmark = needs_uprobes
+
+OBJ = REPO / "examples" / "funclatency" / "funclatency.bpf.o"
+FAST, SLOW = 12, 5
+
+
+@pytest.fixture(scope="module")
+def victim(build_c) -> Path:  # type: ignore[no-untyped-def]
+    # the probes name the binary funclatency_victim
+    return build_c(REPO / "examples" / "funclatency" / "victim.c", "funclatency_victim")
+
+
+def test_histogram_text(victim: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "bpftime", "run", str(OBJ), "--", str(victim),
+                        str(FAST), str(SLOW)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"slow() called {FAST + SLOW} times" in r.stdout
+    assert "@usecs_hist:" in r.stdout and "usecs" in r.stdout
+    rows = {int(lo): int(n) for lo, n in re.findall(r"^\s+(\d+) -> \d+\s+: (\d+)", r.stdout, re.M)}
+    assert rows[1024] == FAST
+    assert rows[16384] == SLOW
+    assert sum(rows.values()) == FAST + SLOW
+
+
+def test_histogram_json(victim: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "bpftime", "run", str(OBJ), "-j", "--",
+                        str(victim), "3", "2"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    (hist,) = [json.loads(x) for x in r.stdout.splitlines() if '"hist"' in x]
+    slots = hist["slots"]
+    assert slots[11] == 3 and slots[15] == 2 and sum(slots) == 5
