@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 import llvmlite.binding as llvm
 from elftools.elf.elffile import ELFFile
@@ -82,7 +83,7 @@ def link(obj: bytes, entry: str) -> LinkedCode:
         blob += bytes(-len(blob) % align)
         addr[idx] = len(blob)
         blob += bytes(sec["sh_size"]) if sec["sh_type"] == "SHT_NOBITS" else sec.data()
-    symtab = elf.get_section_by_name(".symtab")
+    symtab: Any = elf.get_section_by_name(".symtab")
     if symtab is None:
         raise JitError("link: the object has no symbol table")
     for rel in elf.iter_sections():

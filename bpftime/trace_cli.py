@@ -17,6 +17,7 @@ Does not own: attaching (bpftime.uprobe), map decoding (bpftime.maps).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -75,10 +76,8 @@ def print_maps(obj: BpfObject, as_json: bool, out: Any = None) -> None:
             label = name.lower().replace("_hist", "").replace("hist", "") or "value"
             out.write(f"@{name}:\n{format_log2_hist(slots, label)}\n")
             continue
-        try:
+        with contextlib.suppress(TypeError):
             entries.sort(key=lambda kv: kv[1])
-        except TypeError:
-            pass
         for k, v in entries:
             out.write(f"@{name}[{_dumps(k) if not isinstance(k, int) else k}]: "
                       f"{v if isinstance(v, int) else _dumps(v)}\n")  # fmt: skip

@@ -25,6 +25,7 @@ the kernel's uprobes; it is turned into the address the loaded module has there.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -131,7 +132,7 @@ def _elf_info(path: str, mtime: float) -> _ElfInfo:
         segs = tuple((s["p_offset"], s["p_vaddr"], s["p_filesz"]) for s in loads)
         symbols: dict[str, tuple[int, int, str]] = {}
         for name in (".symtab", ".dynsym"):  # .symtab first: it has the non-exported ones
-            table = elf.get_section_by_name(name)
+            table: Any = elf.get_section_by_name(name)
             if table is None:
                 continue
             for sym in table.iter_symbols():
@@ -195,7 +196,8 @@ def resolve(binary: str, symbol: str | None, offset: int, modules: Sequence[Modu
     what = f"{symbol}+{offset:#x}" if offset else symbol
     if kind == "STT_GNU_IFUNC":
         raise AttachError(f"{binary}:{symbol} is an IFUNC (a resolver that picks an "
-                          "implementation at load time); probe the implementation instead")  # fmt: skip
+                          "implementation at load time); probe the implementation "
+                          "instead")  # fmt: skip
     if size and size - offset < MIN_HOOK_BYTES:
         raise AttachError(f"{binary}:{what}: only {size - offset} bytes of code there; a hook "
                           f"needs at least {MIN_HOOK_BYTES}. Build the function without "
@@ -309,7 +311,8 @@ class Session:
             probe = _Probe(name, ps.section, ps.kind, target, agent_prog)
             self.probes.append(probe)
             by_addr.setdefault(target.address, []).append(
-                (int(ps.kind == "uretprobe"), agent_prog, 0))
+                (int(ps.kind == "uretprobe"), agent_prog, 0)
+            )
         for addr, progs in by_addr.items():
             where = ", ".join(f"{p.section}" for p in self.probes if p.target.address == addr)
             try:
@@ -389,10 +392,8 @@ class Session:
     def kill(self, sig: int = signal.SIGINT) -> None:
         """Send ``sig`` to the traced process."""
         if self.poll_exit() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, sig)
-            except ProcessLookupError:
-                pass
 
     def detach(self) -> None:
         """Remove the hooks (the process keeps running, unharmed) and let go of it."""
@@ -404,10 +405,8 @@ class Session:
                     break  # the process is gone
         self._hooked.clear()
         if self._session is not None:
-            try:
+            with contextlib.suppress(self._frida.InvalidOperationError):
                 self._session.detach()
-            except self._frida.InvalidOperationError:
-                pass
         self._script = self._session = None
 
     def close(self) -> None:

@@ -111,7 +111,7 @@ def test_untraceable_process() -> None:
 def test_short_function_frida_cannot_move(build_c) -> None:  # type: ignore[no-untyped-def]
     # mkpair at -O2 is 10 bytes (mov, mov, neg, ret): too short for the 16-byte jump
     short = build_c(VICTIM, "abi_victim_short", "-DTOUCH()=0")
-    with bpftime.load(PROBES) as obj, pytest.raises(AttachError, match="pair_out|cannot hook"):
+    with bpftime.load(PROBES) as obj, pytest.raises(AttachError, match=r"pair_out|cannot hook"):
         uprobe.spawn([str(short), "1"], _only(obj, "pair_out"))
 
 
