@@ -104,6 +104,24 @@ def agent_path() -> Path:
     return path
 
 
+def skip_reason() -> str | None:
+    """Why uprobes in other processes cannot work on this machine, or None if they can."""
+    import platform
+
+    if platform.machine() != "x86_64" or sys.platform != "linux":
+        return "uprobes in other processes are x86_64 Linux only for now"
+    try:
+        import frida  # noqa: F401
+    except ImportError:
+        return "needs frida (pip install frida)"
+    if not (Path(__file__).resolve().parent / "libbpftime_agent.so").is_file():
+        return "this build has no agent library"
+    scope = Path("/proc/sys/kernel/yama/ptrace_scope")
+    if os.geteuid() != 0 and scope.exists() and scope.read_text().strip() not in ("", "0"):
+        return "needs root or kernel.yama.ptrace_scope=0 to trace processes"
+    return None
+
+
 @dataclass(frozen=True)
 class Module:
     """A module loaded in the target: name, load address and file."""
@@ -432,11 +450,13 @@ def _object(obj: str | os.PathLike[str] | BpfObject) -> tuple[BpfObject, bool]:
 
 
 def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
-          missing_probes: str = "error", verbose: bool = False) -> Session:  # fmt: skip
+          missing_probes: str = "error", verbose: bool = False,
+          stdout: int | None = None) -> Session:  # fmt: skip
     """Start ``argv`` suspended, attach ``obj``'s uprobes and let it run.
 
     ``obj`` is an object file (loaded here; its maps are freed with the session)
-    or a ``BpfObject`` from ``bpftime.load``.
+    or a ``BpfObject`` from ``bpftime.load``. ``stdout``: a file descriptor for the
+    command's standard output (default: ours).
     """
     import frida
 
@@ -449,7 +469,7 @@ def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
         raise AttachError(f"command {program!r} does not exist or is not executable")
     bpf, owns = _object(obj)
     try:
-        pid = launch_suspended(argv)
+        pid = launch_suspended(argv, stdout)
     except BaseException:
         if owns:
             bpf.close()
@@ -475,14 +495,15 @@ _AT_ENTRY = 9
 _RIP = 16  # index of rip in struct user_regs_struct (27 u64)
 
 
-def launch_suspended(argv: Sequence[str]) -> int:
+def launch_suspended(argv: Sequence[str], stdout: int | None = None) -> int:
     """Start ``argv`` as our child, stopped (SIGSTOP) at its entry point with its
     libraries loaded, and return its pid.
 
     frida.spawn would do this too, but its child watch reaps the process, and
     ``run`` must report the command's exit status; so: PTRACE_TRACEME and exec,
     an int3 at the executable's entry point (AT_ENTRY), run to it, undo it, and
-    detach leaving the process stopped. x86_64 only.
+    detach leaving the process stopped. x86_64 only. ``stdout``: a file descriptor
+    for the command's standard output (default: ours).
     """
     libc = ctypes.CDLL(None, use_errno=True)
     ptrace = libc.ptrace
@@ -491,6 +512,8 @@ def launch_suspended(argv: Sequence[str]) -> int:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         try:
+            if stdout is not None:
+                os.dup2(stdout, 1)
             ptrace(_PTRACE_TRACEME, 0, None, None)
             os.execvp(argv[0], list(argv))
         finally:

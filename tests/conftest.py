@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -31,20 +30,13 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 def _uprobe_skip_reason() -> str | None:
-    import platform
     import shutil
 
-    if platform.machine() != "x86_64":
-        return "uprobes in other processes are x86_64 only"
+    from bpftime.uprobe import skip_reason
+
     if shutil.which("gcc") is None:
         return "needs gcc to build the victims"
-    try:
-        import frida  # noqa: F401
-    except ImportError:
-        return "needs frida"
-    if os.geteuid() != 0 and Path("/proc/sys/kernel/yama/ptrace_scope").read_text().strip() != "0":
-        return "needs root or kernel.yama.ptrace_scope=0 to trace processes"
-    return None
+    return skip_reason()
 
 
 UPROBE_SKIP = _uprobe_skip_reason()
