@@ -21,6 +21,7 @@ else:
     from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
     from .errors import (
         AsmError,
+        AttachError,
         BpftimeError,
         ElfError,
         ExecutionError,
@@ -32,12 +33,14 @@ else:
     )
     from .insn import MapBinding
     from .object import BpfObject, load, open_segment
+    from .uprobe import Session, attach, spawn
 
     __version__ = "0.1.0"
 
 __all__ = [
     "MAP_TYPES",
     "AsmError",
+    "AttachError",
     "BpfObject",
     "BpftimeError",
     "ElfError",
@@ -52,13 +55,16 @@ __all__ = [
     "Program",
     "RawMap",
     "Segment",
+    "Session",
     "TestRunResult",
     "__version__",
     "asm",
+    "attach",
     "btf",
     "elf",
     "load",
     "maps",
     "open_segment",
+    "spawn",
     "ubpf_test_helpers",
 ]
