@@ -2,7 +2,9 @@
 
 Owns the command-line face of uprobes in another process: loading the object,
 starting the session (bpftime.uprobe), streaming bpf_printk lines and ring
-buffer records (one line each, NDJSON with ``-j``), printing the maps
+buffer records (one line each, NDJSON with ``-j``; records decoded with the
+object's ``struct <map>_event`` or ``struct event`` when its BTF has one, else
+hex), printing the maps
 bpftrace-style (periodically with ``--interval``, and at the end), forwarding
 Ctrl-C and returning the traced command's exit status.
 
@@ -92,7 +94,7 @@ def _printer(as_json: bool) -> Any:
         elif o.kind == "printk":
             print(o.data, flush=True)
         else:
-            data = o.data.hex() if isinstance(o.data, (bytes, bytearray)) else o.data
+            data = o.data.hex() if isinstance(o.data, (bytes, bytearray)) else _dumps(o.data)
             print(f"{o.source}: {data}", flush=True)
 
     return show

@@ -41,10 +41,12 @@ from typing import Any
 
 from elftools.elf.elffile import ELFFile
 
+from . import maps as maps_mod
 from . import pic
-from .errors import AttachError, BpftimeError, ElfError
+from .errors import AttachError, BpftimeError, ElfError, MapError
 from .object import BpfObject, load
 
+RINGBUF = 27
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
 PROBE_KINDS = ("uprobe", "uretprobe")
 
@@ -241,6 +243,18 @@ class Output:
     data: Any
 
 
+def _record_decoder(obj: BpfObject, name: str) -> Callable[[bytes], Any]:
+    """Ring buffer ``name``'s records decoded with BTF ``struct <name>_event`` or
+    ``struct event`` when the object has one (a global pointer of that type puts it in
+    BTF), else left as bytes."""
+    for type_name in (f"struct {name}_event", "struct event"):
+        try:
+            return maps_mod._event_decoder(obj.spec.btf, type_name)
+        except MapError:
+            continue
+    return bytes
+
+
 def _trace(ok: bool, msg: str) -> None:
     if ok:
         print(f"bpftime: {msg}", file=sys.stderr)
@@ -280,6 +294,7 @@ class Session:
         self._script: Any = None
         self._hooked: list[int] = []
         self._missing = missing_probes
+        self._decoders: dict[str, Callable[[bytes], Any]] | None = None
         if missing_probes not in ("error", "warn", "ignore"):
             raise ValueError("missing_probes must be 'error', 'warn' or 'ignore'")
 
@@ -375,12 +390,16 @@ class Session:
             if callback is not None:
                 callback(o)
 
+        if self._decoders is None:
+            self._decoders = {n: _record_decoder(self.obj, n)
+                              for n, m in self.obj.maps.items() if m.type == RINGBUF}  # fmt: skip
         while True:
             for line in self.obj.trace_lines():
                 emit(Output("printk", "", line))
-            for name, m in self.obj.maps.items():
-                if m.type == 27:
-                    m.raw.consume(lambda data, n=name: emit(Output("ringbuf", n, bytes(data))))
+            for name, decode in self._decoders.items():
+                self.obj.maps[name].raw.consume(
+                    lambda data, n=name, d=decode: emit(Output("ringbuf", n, d(bytes(data))))
+                )
             if out or self.poll_exit() is not None or time.monotonic() >= deadline:
                 return out
             time.sleep(min(0.01, max(deadline - time.monotonic(), 0)))
