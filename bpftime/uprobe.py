@@ -136,7 +136,7 @@ class Module:
 @dataclass(frozen=True)
 class _ElfInfo:
     load_base: int  # lowest PT_LOAD address, page-aligned down: what module.base maps
-    segments: tuple[tuple[int, int, int], ...]  # (file offset, vaddr, filesz) of each PT_LOAD
+    segments: tuple[tuple[int, int, int, bool], ...]  # (offset, vaddr, filesz, exec) per PT_LOAD
     symbols: dict[str, tuple[int, int, str]]  # name -> (value, size, type)
 
 
@@ -149,7 +149,8 @@ def _elf_info(path: str, mtime: float) -> _ElfInfo:
             raise AttachError(f"{path}: not an ELF file ({exc})") from exc
         loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
         base = min((s["p_vaddr"] for s in loads), default=0) & ~0xFFF
-        segs = tuple((s["p_offset"], s["p_vaddr"], s["p_filesz"]) for s in loads)
+        segs = tuple((s["p_offset"], s["p_vaddr"], s["p_filesz"], bool(s["p_flags"] & 1))
+                     for s in loads)  # fmt: skip
         symbols: dict[str, tuple[int, int, str]] = {}
         for name in (".symtab", ".dynsym"):  # .symtab first: it has the non-exported ones
             table: Any = elf.get_section_by_name(name)
@@ -204,7 +205,10 @@ def resolve(binary: str, symbol: str | None, offset: int, modules: Sequence[Modu
     path, module = find_module(binary, modules, pid)
     info = elf_info(path)
     if symbol is None:
-        for foff, vaddr, size in info.segments:
+        for foff, vaddr, size, executable in info.segments:
+            if foff <= offset < foff + size and not executable:
+                raise AttachError(f"{binary}:{offset:#x}: that offset is not in executable "
+                                  f"code of {path}")  # fmt: skip
             if foff <= offset < foff + size:
                 return Target(module.base + offset - foff + vaddr - info.load_base, path,
                               hex(offset))  # fmt: skip

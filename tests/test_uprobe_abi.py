@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ PROBES = REPO / "tests" / "objects" / "uprobe_abi.bpf.o"
 ERRORS = REPO / "tests" / "objects" / "uprobe_errors.bpf.o"
 N = 200
 (MIX_IN, MIX_OUT, FIB_IN, FIB_OUT, FIB_RET_SUM, PAIR_A_SUM, PAIR_B_SUM, JUMP_IN, JUMP_OUT,
- WORK_IN, WORK_OUT, MIX_I7_SUM, BIG_OUT, VSUM_IN, MIX_I1_SUM, WORK_RET_SUM) = range(16)  # fmt: skip
+ WORK_IN, WORK_OUT, MIX_I7_SUM, BIG_OUT, VSUM_IN, MIX_I1_SUM, WORK_RET_SUM, RZ_IN, RZ_ARG_SUM,
+ OFF_IN) = range(19)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,10 @@ def test_probes_change_nothing_and_count_exactly(victim: Path,
     plain = subprocess.run([str(victim), str(N)], capture_output=True, text=True)
     assert plain.returncode == 3
     with bpftime.load(PROBES) as obj:
+        # by_offset's section names file offset 0; point it at vsum's first byte
+        ps = obj.spec.programs["by_offset"]
+        obj.spec.programs["by_offset"] = replace(ps, attach=("abi_victim", None,
+                                                             _file_offset(victim, "vsum")))  # fmt: skip
         status, out = _traced(victim, capfd, obj)
         counts = dict(obj["counts"].items())
     assert status == 3
@@ -72,6 +78,22 @@ def test_probes_change_nothing_and_count_exactly(victim: Path,
     assert counts[JUMP_IN] == N and counts[JUMP_OUT] == 0  # left by longjmp
     assert counts[WORK_IN] == counts[WORK_OUT] == 4 * N  # four threads
     assert counts[WORK_RET_SUM] == int(threads[1])
+    assert counts[RZ_IN] == N and counts[RZ_ARG_SUM] == i_sum  # mid-function, red zone kept
+    assert f"redzone {2 * i_sum}" in out
+    assert counts[OFF_IN] == N  # binary:0xoffset form
+
+
+def _file_offset(path: Path, symbol: str) -> int:
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        (sym,) = [s for s in elf.get_section_by_name(".symtab").iter_symbols() if s.name == symbol]
+        for seg in elf.iter_segments():
+            lo = seg["p_vaddr"]
+            if seg["p_type"] == "PT_LOAD" and lo <= sym["st_value"] < lo + seg["p_filesz"]:
+                return int(sym["st_value"] - lo + seg["p_offset"])
+    raise AssertionError(f"{symbol} not found")
 
 
 def _only(obj: bpftime.BpfObject, name: str) -> bpftime.BpfObject:
@@ -127,7 +149,7 @@ def test_attach_running_process_and_detach(victim: Path) -> None:
         while b"fib_calls" not in proc.stdout.readline():
             pass
         with bpftime.load(PROBES) as obj:
-            obj.spec.programs.pop("jump_in")  # keep it simple: work() only matters here
+            obj.spec.programs.pop("by_offset")  # names file offset 0: not code
             with uprobe.attach(proc.pid, obj) as s:
                 deadline = time.monotonic() + 20
                 while obj["counts"][WORK_IN] < 20 and time.monotonic() < deadline:

@@ -11,13 +11,15 @@
  * the copy reaches rip-relative (HOOK = bt_tpl_enter + 4096). Frida sends the function
  * there with the stack exactly as the function would see it, rsp = E. E need not be
  * 16-byte aligned (gcc calls local functions it knows need no alignment with any rsp),
- * so the trampoline pushes rax, aligns rsp down and builds its frame below:
+ * and below E lies the 128-byte red zone (live data when the probe is inside a leaf
+ * function), so the trampoline steps over the red zone, pushes rax, aligns rsp down and
+ * builds its frame below:
  *
  *   rsp+0    xmm0..xmm15     (256 bytes, aligned)
  *   rsp+256  struct pt_regs  (21 x 8 bytes: r15 ... ss)
- *   rsp+424  E - 8, where rax was pushed
- *   ...      padding to 16 bytes
- *   E        return address of the function's caller, then stack-passed arguments
+ *   rsp+424  E - 136, where rax was pushed
+ *   ...      padding to 16 bytes, then the red zone [E - 128, E)
+ *   E        at a function's entry: the caller's return address, stack-passed arguments
  *
  * bt_tramp_return (one copy, shared) is entered by the function's ret (rsp = S). It
  * keeps S - 8 as a slot, builds the same frame below S - 16, stores in the slot the
@@ -45,6 +47,7 @@
 #define SAVED 424      /* where rsp pointed after the first push */
 #define FRAME 448
 #define PAGE 4096
+#define REDZONE 128   /* the System V red zone below rsp */
 /* bt_hook fields (bt_agent.h, pinned by static asserts there) */
 #define HOOK_ORIG 0
 #define HOOK_ON_ENTER 16
@@ -121,7 +124,8 @@
     .type bt_tpl_enter, @function
     .p2align 4
 bt_tpl_enter:
-    push %rax                                   /* at E - 8: the function's stack */
+    lea -REDZONE(%rsp), %rsp                    /* a probe inside a leaf function: its red */
+    push %rax                                   /* zone holds live data. rax at E - 136 */
     mov %rsp, %rax
     and $-16, %rsp
     sub $FRAME, %rsp
@@ -129,8 +133,8 @@ bt_tpl_enter:
     SAVE_ALL
     mov (%rax), %rcx
     mov %rcx, RAX(%rsp)                         /* the real rax */
-    lea 8(%rax), %rcx
-    mov %rcx, RSP(%rsp)                         /* E: rsp at the function's entry */
+    lea 8+REDZONE(%rax), %rcx
+    mov %rcx, RSP(%rsp)                         /* E: rsp at the probe */
     lea bt_tpl_enter+PAGE(%rip), %rdi           /* the hook, in the next page */
     lea R(%rsp), %rsi
     call *bt_tpl_enter+PAGE+HOOK_ON_ENTER(%rip)
@@ -138,12 +142,12 @@ bt_tpl_enter:
     jnz 1f
     RESTORE_SCRATCH
     mov SAVED(%rsp), %rsp
-    lea 8(%rsp), %rsp
+    lea 8+REDZONE(%rsp), %rsp
     jmp *bt_tpl_enter+PAGE+HOOK_ORIG(%rip)
 1:  /* bpf_override_return: skip the function, return pt_regs.ax to the caller */
     RESTORE_SCRATCH
     mov SAVED(%rsp), %rsp
-    lea 8(%rsp), %rsp
+    lea 8+REDZONE(%rsp), %rsp
     ret
 bt_tpl_end:
     .size bt_tpl_enter, . - bt_tpl_enter

@@ -7,7 +7,8 @@
 
 enum {
     MIX_IN, MIX_OUT, FIB_IN, FIB_OUT, FIB_RET_SUM, PAIR_A_SUM, PAIR_B_SUM, JUMP_IN, JUMP_OUT,
-    WORK_IN, WORK_OUT, MIX_I7_SUM, BIG_OUT, VSUM_IN, MIX_I1_SUM, WORK_RET_SUM, NCOUNTS,
+    WORK_IN, WORK_OUT, MIX_I7_SUM, BIG_OUT, VSUM_IN, MIX_I1_SUM, WORK_RET_SUM, RZ_IN, RZ_ARG_SUM,
+    OFF_IN, NCOUNTS,
 };
 
 struct {
@@ -80,5 +81,18 @@ int work_out(struct pt_regs *ctx)
     add(WORK_RET_SUM, PT_REGS_RC(ctx));
     return 0;
 }
+
+/* inside a function: after its first instruction, with live data in the red zone */
+SEC("uprobe/abi_victim:redzone+5")
+int rz_in(struct pt_regs *ctx)
+{
+    add(RZ_IN, 1);
+    add(RZ_ARG_SUM, PT_REGS_PARM1(ctx));
+    return 0;
+}
+
+/* the same function by file offset (the test points this one at vsum's entry) */
+SEC("uprobe/abi_victim:0x0")
+int by_offset(struct pt_regs *ctx) { add(OFF_IN, 1); return 0; }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -75,6 +75,19 @@ NOINLINE long tiny(long x) /* 5 bytes: too short to hook */
     return x + 1;
 }
 
+/* long redzone(long x): 2 * x, kept in the red zone across the probe at redzone+5 (a
+ * leaf function's data below rsp: a hook there must not write to it) */
+long redzone(long x);
+__asm__(".text\n.globl redzone\n.type redzone, @function\n.p2align 4\n"
+        "redzone:\n"
+        "  mov %rdi, -8(%rsp)\n"       /* 5 bytes; the probe goes after it */
+        "  mov %rdi, -16(%rsp)\n"
+        "  nopl 0(%rax,%rax,1)\n"
+        "  mov -8(%rsp), %rax\n"
+        "  add -16(%rsp), %rax\n"
+        "  ret\n"
+        ".size redzone, .-redzone\n");
+
 static jmp_buf jb;
 
 NOINLINE long jumper(long x) /* leaves through longjmp, never returns */
@@ -123,6 +136,10 @@ int main(int argc, char **argv)
     for (long i = 0; i < n_iter; i++)
         v += vsum(3, 1.5, 2.5, (double)i);
     printf("vsum %.3f\n", v);
+    long rz = 0;
+    for (long i = 0; i < n_iter; i++)
+        rz += redzone(i);
+    printf("redzone %ld\n", rz);
     long jumps = 0;
     for (long i = 0; i < n_iter; i++)
         if (setjmp(jb) == 0)
