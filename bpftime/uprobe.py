@@ -326,29 +326,41 @@ class Session:
             raise AttachError(f"process {self.pid}: the agent could not map segment "
                               f"{self.obj.shm_name}: {err}")  # fmt: skip
         by_addr: dict[int, list[tuple[int, str, int]]] = {}
+        wanted: list[tuple[str, str, str, tuple[Any, ...]]] = []  # program, section, kind, target
+        manual = {m.program for m in self.obj.uprobes}
         for name, ps in self.obj.spec.programs.items():
+            if name in manual and not ps.attach:
+                continue  # attached by obj.attach_uprobe(...) only
             if ps.kind not in PROBE_KINDS:
                 self._skip(name, ps.section, f"kind {ps.kind!r} cannot be attached by `run` yet "
                            "(uprobe/ and uretprobe/ sections can)")  # fmt: skip
                 continue
             if not ps.attach:
                 self._skip(name, ps.section, "the section names no target; use "
-                           f"SEC(\"{ps.kind}/<binary>:<function>\")")  # fmt: skip
+                           f"SEC(\"{ps.kind}/<binary>:<function>\") or "
+                           "obj.attach_uprobe(...)")  # fmt: skip
                 continue
-            binary, symbol, offset = ps.attach
+            wanted.append((name, ps.section, ps.kind, tuple(ps.attach)))
+        for m in self.obj.uprobes:
+            kind = "uretprobe" if m.retprobe else "uprobe"
+            where = f"{kind} {m.binary}:{m.symbol or hex(m.offset)}"
+            wanted.append((m.program, where, kind, (m.binary, m.symbol, m.offset)))
+        codes: dict[str, str] = {}
+        for name, section, kind, (binary, symbol, offset) in wanted:
             try:
                 target = resolve(str(binary), None if symbol is None else str(symbol),
                                  int(offset or 0), modules, self.pid)  # fmt: skip
             except AttachError as exc:
-                self._skip(name, ps.section, str(exc))
+                self._skip(name, section, str(exc))
                 continue
-            code = pic.compile_pic(self.obj.programs[name].decoded, name)
-            off = seg.alloc_bytes(code.code)
-            agent_prog = rpc.load(off, len(code.code), code.entry)
-            probe = _Probe(name, ps.section, ps.kind, target, agent_prog)
+            if name not in codes:
+                code = pic.compile_pic(self.obj.programs[name].decoded, name)
+                off = seg.alloc_bytes(code.code)
+                codes[name] = rpc.load(off, len(code.code), code.entry)
+            probe = _Probe(name, section, kind, target, codes[name])
             self.probes.append(probe)
             by_addr.setdefault(target.address, []).append(
-                (int(ps.kind == "uretprobe"), agent_prog, 0)
+                (int(kind == "uretprobe"), codes[name], 0)
             )
         for addr, progs in by_addr.items():
             where = ", ".join(f"{p.section}" for p in self.probes if p.target.address == addr)

@@ -165,3 +165,18 @@ def test_attach_running_process_and_detach(victim: Path) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert os.WIFSIGNALED(proc.returncode) or proc.returncode == -signal.SIGKILL
+
+
+def test_attach_uprobe_by_hand(victim: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    # bcc's API: work_in also runs at fib's entry, attached by hand
+    with bpftime.load(PROBES) as obj:
+        for other in [p for p in obj.spec.programs if p != "work_in"]:
+            del obj.spec.programs[other]
+        with pytest.raises(KeyError, match="no program 'nope'"):
+            obj.attach_uprobe(name="abi_victim", sym="work", fn_name="nope")
+        obj.attach_uprobe(name="abi_victim", sym="fib", fn_name="work_in")
+        with uprobe.spawn([str(victim), "1"], obj) as s:
+            assert s.wait(30) == 3
+            assert {p.target.what for p in s.probes} == {"work", "fib"}
+        fib = re.search(r"fib_calls (\d+)", capfd.readouterr().out)
+        assert fib and obj["counts"][WORK_IN] == 4 + int(fib[1])
