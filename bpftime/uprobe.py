@@ -34,7 +34,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -264,12 +264,6 @@ def _trace(ok: bool, msg: str) -> None:
         print(f"bpftime: {msg}", file=sys.stderr)
 
 
-@dataclass
-class _Missing:
-    policy: str = "error"
-    skipped: list[str] = field(default_factory=list)
-
-
 class Session:
     """Programs of one object attached to one process.
 
@@ -321,7 +315,10 @@ class Session:
         modules = [Module(n, int(b, 16), p) for n, b, p in rpc.modules()]
         seg = self.obj.segment
         t0 = time.perf_counter()
-        err = rpc.init(str(agent_path()), self.obj.shm_name, hex(seg.base))
+        try:
+            err = rpc.init(str(agent_path()), self.obj.shm_name, hex(seg.base))
+        except frida.core.RPCException as exc:
+            raise AttachError(f"process {self.pid}: loading the agent failed: {exc}") from exc
         if err:
             raise AttachError(f"process {self.pid}: the agent could not map segment "
                               f"{self.obj.shm_name}: {err}")  # fmt: skip
@@ -502,6 +499,7 @@ def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
         raise AttachError(f"command {program!r} not found on PATH")
     if "/" in program and not os.access(program, os.X_OK):
         raise AttachError(f"command {program!r} does not exist or is not executable")
+    agent_path()  # before starting anything
     bpf, owns = _object(obj)
     try:
         pid = launch_suspended(argv, stdout)
