@@ -127,9 +127,6 @@ def run_cmd(args: argparse.Namespace) -> int:
         t0 = time.monotonic()
         session = spawn(cmd, obj, args.missing_probes, args.verbose)
         with session:
-            if args.verbose and session.started_s is not None:
-                print(f"bpftime: {cmd[0]} running {session.started_s - t0:.3f} s after start "
-                      f"(pid {session.pid})", file=sys.stderr)  # fmt: skip
             tty_group = _terminal_signals_child()
 
             def forward(signum: int, frame: FrameType | None) -> None:
@@ -139,6 +136,9 @@ def run_cmd(args: argparse.Namespace) -> int:
 
             old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
             try:
+                if args.verbose and session.started_s is not None:
+                    print(f"bpftime: {cmd[0]} running {session.started_s - t0:.3f} s after "
+                          f"start (pid {session.pid})", file=sys.stderr, flush=True)  # fmt: skip
                 _stream(session, args, [False])
             finally:
                 for s, h in old.items():
@@ -160,16 +160,18 @@ def _terminal_signals_child() -> bool:
 def attach_cmd(args: argparse.Namespace) -> int:
     """``attach OBJ PID``: trace until Ctrl-C or the process exits; then detach."""
     obj = _load(args)
+    stop = [False]
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop[0] = True  # also during setup: then detach as soon as attached
+
     with obj:
-        session = attach(args.pid, obj, args.missing_probes, args.verbose)
-        stop = [False]
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop[0] = True
-
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            with session:
+            with attach(args.pid, obj, args.missing_probes, args.verbose) as session:
+                if args.verbose:
+                    print(f"bpftime: tracing process {args.pid}; Ctrl-C detaches",
+                          file=sys.stderr, flush=True)  # fmt: skip
                 _stream(session, args, stop)
         finally:
             for s, h in old.items():

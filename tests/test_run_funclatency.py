@@ -1,8 +1,8 @@
 """End to end: examples/funclatency (uprobe + uretprobe on the same function) prints a
 log2 histogram of slow()'s latency in microseconds that matches what the victim did.
 
-The victim (examples/funclatency/victim.c) calls slow() FAST times sleeping 1500 us
-and SLOW times sleeping 24000 us: the histogram must hold FAST values in the
+The victim (examples/funclatency/victim.c) calls slow() FAST times sleeping 1100 us
+and SLOW times sleeping 20000 us: the histogram must hold FAST values in the
 1024 -> 2047 slot and SLOW in 16384 -> 32767 (nanosleep overshoots by far less than
 the slack either slot leaves), and nothing else.
 """

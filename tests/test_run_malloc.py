@@ -82,10 +82,12 @@ def _default_sigint() -> None:
 def test_ctrl_c_is_forwarded_and_maps_printed() -> None:
     # as from an interactive shell: SIGINT not ignored (a background job's would be, and
     # the command inherits that)
-    p = subprocess.Popen([sys.executable, "-m", "bpftime", "run", str(OBJ), "--", "sleep", "30"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                         preexec_fn=_default_sigint)  # fmt: skip
-    time.sleep(3)  # started and attached
+    p = subprocess.Popen([sys.executable, "-m", "bpftime", "run", "-v", str(OBJ), "--", "sleep",
+                          "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=REPO, preexec_fn=_default_sigint)  # fmt: skip
+    assert p.stderr is not None
+    while "running" not in (line := p.stderr.readline()):  # attached, Ctrl-C now forwarded
+        assert line, "bpftime run ended before starting the command"
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 128 + signal.SIGINT, err  # sleep died of the forwarded SIGINT
@@ -98,11 +100,14 @@ def test_attach_command_detaches_on_ctrl_c(build_c) -> None:  # type: ignore[no-
     proc = subprocess.Popen([str(victim), "1", "loop"], stdout=subprocess.DEVNULL)
     try:
         time.sleep(0.3)
-        p = subprocess.Popen([sys.executable, "-m", "bpftime", "attach", str(obj), str(proc.pid),
-                              "--missing-probes", "ignore"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=REPO,
+        p = subprocess.Popen([sys.executable, "-m", "bpftime", "attach", "-v", str(obj),
+                              str(proc.pid), "--missing-probes", "ignore"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                              preexec_fn=_default_sigint)  # fmt: skip
-        time.sleep(3)
+        assert p.stderr is not None
+        while "Ctrl-C detaches" not in (line := p.stderr.readline()):
+            assert line, "bpftime attach ended before attaching"
+        time.sleep(1)  # work() runs every millisecond
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=30)
         assert p.returncode == 0, err
