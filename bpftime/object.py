@@ -52,8 +52,11 @@ class BpfObject:
     """
 
     def __init__(self, spec: Any, segment: Any, maps: dict[str, Map],
-                 programs: dict[str, Program]) -> None:  # fmt: skip
+                 programs: dict[str, Program],
+                 bindings: dict[int, MapBinding] | None = None) -> None:  # fmt: skip
         self.spec = spec
+        # what each map index of the programs' lddw becomes, in this process
+        self.bindings: dict[int, MapBinding] = bindings or {}
         self.segment = segment
         self.maps = maps
         self.programs = programs
@@ -193,7 +196,7 @@ def _instantiate(spec: Any, seg: Any, engine: str, create: bool) -> BpfObject:
         ms.name: Map(raw, ms.name, btf, ms.key_type_id, ms.value_type_id)
         for ms, raw in zip(spec.maps, raws, strict=True)
     }
-    return BpfObject(spec, seg, maps, programs)
+    return BpfObject(spec, seg, maps, programs, bindings)
 
 
 def _create_map(seg: Any, ms: Any) -> Any:

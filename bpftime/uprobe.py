@@ -4,8 +4,9 @@ Owns the controller side of the main job: resolving each ``uprobe/`` and
 ``uretprobe/`` section's target (``binary:symbol``, ``binary:symbol+offset``,
 ``binary:0xoffset``) to an address in the target process (pyelftools reads the
 binary's ``.symtab`` and ``.dynsym``, frida reports where each module is loaded),
-compiling every program to position-independent code (bpftime.pic) and writing
-it into the object's segment, and driving frida: spawn or attach, load the
+compiling every program to position-independent code (bpftime.pic), with map
+addresses where the agent mapped the segment in the target, and writing it into
+the object's segment, and driving frida: spawn or attach, load the
 native agent (``libbpftime_agent.so``, cext/agent) into the target, hand it the
 segment and the code, hook each function with ``Interceptor.replaceFast``, resume.
 A ``Session`` then streams ``bpf_printk`` lines and ring buffer records, waits
@@ -34,7 +35,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,9 @@ from elftools.elf.elffile import ELFFile
 
 from . import maps as maps_mod
 from . import pic
+from ._program import kernel_helpers
 from .errors import AttachError, BpftimeError, ElfError, MapError
+from .insn import MapBinding, validate
 from .object import BpfObject, load
 
 RINGBUF = 27
@@ -64,17 +67,19 @@ rpc.exports = {
   modules() {
     return Process.enumerateModules().map(m => [m.name, m.base.toString(), m.path]);
   },
-  init(path, shm, base) {
+  init(path, shm) {
     A.mod = Module.load(path);
-    A.init = fn('bt_agent_init', 'int', ['pointer', 'pointer']);
+    A.init = fn('bt_agent_init', 'int', ['pointer']);
+    A.base = fn('bt_agent_segment_base', 'pointer', []);
     A.error = fn('bt_agent_error', 'pointer', []);
     A.load = fn('bt_agent_prog_load', 'pointer', ['uint64', 'uint64', 'uint64']);
     A.hookNew = fn('bt_agent_hook_new', 'pointer', ['uint64']);
     A.hookAdd = fn('bt_agent_hook_add', 'int', ['pointer', 'int', 'pointer', 'uint64']);
     A.stub = fn('bt_agent_hook_stub', 'pointer', ['pointer']);
     A.setOrig = fn('bt_agent_hook_set_orig', 'void', ['pointer', 'pointer']);
-    const rc = A.init(Memory.allocUtf8String(shm), ptr(base));
-    return rc === 0 ? null : A.error().readUtf8String();
+    const rc = A.init(Memory.allocUtf8String(shm));
+    if (rc !== 0) throw new Error(A.error().readUtf8String());
+    return A.base().toString();
   },
   load(off, len, entry) {
     return check(A.load(uint64(off), uint64(len), uint64(entry))).toString();
@@ -247,6 +252,17 @@ class Output:
     data: Any
 
 
+def rebase(bindings: dict[int, MapBinding], old: int, new: int) -> dict[int, MapBinding]:
+    """Map bindings for a process that maps the segment at ``new`` instead of ``old``:
+    maps refer to each other by offset, so only the addresses programs load move."""
+
+    def move(addr: int) -> int:
+        return addr - old + new if addr else 0
+
+    return {i: replace(b, handle=move(b.handle), value_addr=move(b.value_addr))
+            for i, b in bindings.items()}  # fmt: skip
+
+
 def _record_decoder(obj: BpfObject, name: str) -> Callable[[bytes], Any]:
     """Ring buffer ``name``'s records decoded with BTF ``struct <name>_event`` or
     ``struct event`` when the object has one (a global pointer of that type puts it in
@@ -316,12 +332,13 @@ class Session:
         seg = self.obj.segment
         t0 = time.perf_counter()
         try:
-            err = rpc.init(str(agent_path()), self.obj.shm_name, hex(seg.base))
+            base = int(rpc.init(str(agent_path()), self.obj.shm_name), 16)
         except frida.core.RPCException as exc:
-            raise AttachError(f"process {self.pid}: loading the agent failed: {exc}") from exc
-        if err:
-            raise AttachError(f"process {self.pid}: the agent could not map segment "
-                              f"{self.obj.shm_name}: {err}")  # fmt: skip
+            why = str(exc).splitlines()[0].removeprefix("Error: ")
+            raise AttachError(f"process {self.pid}: the agent could not start or map segment "
+                              f"{self.obj.shm_name}: {why}") from exc  # fmt: skip
+        bindings = rebase(self.obj.bindings, seg.base, base)
+        helper_ids = list(kernel_helpers())
         by_addr: dict[int, list[tuple[int, str, int]]] = {}
         wanted: list[tuple[str, str, str, tuple[Any, ...]]] = []  # program, section, kind, target
         manual = {m.program for m in self.obj.uprobes}
@@ -351,7 +368,8 @@ class Session:
                 self._skip(name, section, str(exc))
                 continue
             if name not in codes:
-                code = pic.compile_pic(self.obj.programs[name].decoded, name)
+                decoded = validate(self.obj.spec.programs[name].insns, helper_ids, bindings)
+                code = pic.compile_pic(decoded, name)
                 off = seg.alloc_bytes(code.code)
                 codes[name] = rpc.load(off, len(code.code), code.entry)
             probe = _Probe(name, section, kind, target, codes[name])

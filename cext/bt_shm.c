@@ -136,11 +136,6 @@ fail:
 
 int bt_shm__open(bt_shm *shm, const char *name, char *err, size_t errlen)
 {
-    return bt_shm__open_at(shm, name, NULL, err, errlen);
-}
-
-int bt_shm__open_at(bt_shm *shm, const char *name, void *addr, char *err, size_t errlen)
-{
     memset(shm, 0, sizeof(*shm));
     shm->fd = -1;
     int rc = check_name(name, err, errlen);
@@ -166,20 +161,10 @@ int bt_shm__open_at(bt_shm *shm, const char *name, void *addr, char *err, size_t
                     name, (long long)st.st_size, sizeof(bt_shm_header));
         goto fail;
     }
-    int flags = MAP_SHARED | (addr ? MAP_FIXED_NOREPLACE : 0);
-    uint8_t *base = mmap(addr, (size_t)st.st_size, PROT_READ | PROT_WRITE, flags, fd, 0);
+    uint8_t *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) {
         rc = -errno;
-        if (addr)
-            bt_err(err, errlen, rc, "segment %s: mmap at %p: %s (that range is taken here)",
-                   name, addr, strerror(-rc));
-        else
-            bt_err(err, errlen, rc, "segment %s: mmap: %s", name, strerror(-rc));
-        goto fail;
-    }
-    if (addr && base != (uint8_t *)addr) { /* kernels before 4.17 treat the flag as a hint */
-        munmap(base, (size_t)st.st_size);
-        rc = bt_err(err, errlen, -EEXIST, "segment %s: could not map it at %p", name, addr);
+        bt_err(err, errlen, rc, "segment %s: mmap: %s", name, strerror(-rc));
         goto fail;
     }
     bt_shm_header *h = (bt_shm_header *)base;

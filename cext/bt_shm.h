@@ -52,10 +52,6 @@ typedef struct bt_shm {
 int bt_shm__create(bt_shm *shm, const char *name, uint64_t size, char *err, size_t errlen);
 /* Map an existing segment and check its header (magic, version, size). */
 int bt_shm__open(bt_shm *shm, const char *name, char *err, size_t errlen);
-/* The same, mapped at exactly `addr` (MAP_FIXED_NOREPLACE) when addr is not NULL, so
- * that absolute addresses another process computed for its mapping hold here too
- * (the agent maps the segment where the controller has it). */
-int bt_shm__open_at(bt_shm *shm, const char *name, void *addr, char *err, size_t errlen);
 /* Unmap; also unlink the name when `unlink_name` is set. */
 void bt_shm__close(bt_shm *shm, int unlink_name);
 

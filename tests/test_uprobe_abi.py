@@ -180,3 +180,12 @@ def test_attach_uprobe_by_hand(victim: Path, capfd: pytest.CaptureFixture[str]) 
             assert {p.target.what for p in s.probes} == {"work", "fib"}
         fib = re.search(r"fib_calls (\d+)", capfd.readouterr().out)
         assert fib and obj["counts"][WORK_IN] == 4 + int(fib[1])
+
+
+def test_rebase_moves_only_addresses() -> None:
+    b = {0: bpftime.MapBinding(handle=0x1040),
+         1: bpftime.MapBinding(handle=0x1080, value_addr=0x1200, value_size=8, writable=False)}  # fmt: skip
+    assert uprobe.rebase(b, 0x1000, 0x9000) == {
+        0: bpftime.MapBinding(handle=0x9040),
+        1: bpftime.MapBinding(handle=0x9080, value_addr=0x9200, value_size=8, writable=False),
+    }

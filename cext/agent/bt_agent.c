@@ -92,12 +92,14 @@ BT_EXPORT const char *bt_agent_error(void)
     return g_err;
 }
 
-BT_EXPORT int bt_agent_init(const char *shm_name, uint64_t addr)
+/* Map the segment; the controller links map addresses to wherever it lands
+ * (bt_agent_segment_base). */
+BT_EXPORT int bt_agent_init(const char *shm_name)
 {
     if (g_ready && strcmp(g_shm.name, shm_name) == 0)
         return 0;
     bt_shm shm;
-    int rc = bt_shm__open_at(&shm, shm_name, (void *)(uintptr_t)addr, g_err, sizeof(g_err));
+    int rc = bt_shm__open(&shm, shm_name, g_err, sizeof(g_err));
     if (rc)
         return rc;
     struct bt_map *trace = bt_map__trace(&shm, g_err, sizeof(g_err));
@@ -111,6 +113,11 @@ BT_EXPORT int bt_agent_init(const char *shm_name, uint64_t addr)
     g_trace = trace;
     g_ready = 1;
     return 0;
+}
+
+BT_EXPORT void *bt_agent_segment_base(void)
+{
+    return g_ready ? g_shm.base : NULL;
 }
 
 /* Copy a linked program (bpftime/pic.py) from the segment into executable memory. */

@@ -1,7 +1,7 @@
 /* The agent: what runs inside a traced process (loaded there by frida).
  *
  * Setup (called once per attachment from frida's script, never on the hot path):
- *   bt_agent_init        map the controller's segment at the controller's address
+ *   bt_agent_init        map the controller's segment (bt_agent_segment_base: where)
  *   bt_agent_prog_load   copy a linked JIT blob from the segment into executable memory
  *   bt_agent_hook_new    one hook per traced address: entry and return programs,
  *   bt_agent_hook_add    a copy of the entry trampoline near the function (frida's
