@@ -6,8 +6,9 @@ model) from the same IR as the in-process JIT (``jit.lower``), and ``link``
 lays its allocated sections out one after another and applies every relocation
 between them itself (pyelftools reads the object). What the code needs from the
 outside it gets at run time: helpers through ``ctx->helpers[id]`` (the agent's
-table), maps as the absolute addresses of the controller's mapping of the
-segment, which the agent maps at the same address.
+table); maps are absolute addresses baked into the code, so the caller validates
+the program with bindings for the target's mapping of the segment
+(``bpftime.uprobe.rebase``).
 
 Does not own: IR lowering and the -O2 pipeline (bpftime.jit), loading the blob
 into the target (cext/agent).

@@ -87,15 +87,22 @@ def print_maps(obj: BpfObject, as_json: bool, out: Any = None) -> None:
     out.flush()
 
 
+def _emit(line: str) -> None:
+    # one write per line: the traced command shares our stdout, and print() writes the
+    # line and its newline separately, so the command's output could land in between
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def _printer(as_json: bool) -> Any:
     def show(o: Output) -> None:
         if as_json:
-            print(_dumps({"type": o.kind, "map": o.source or None, "data": o.data}), flush=True)
+            _emit(_dumps({"type": o.kind, "map": o.source or None, "data": o.data}))
         elif o.kind == "printk":
-            print(o.data, flush=True)
+            _emit(str(o.data))
         else:
             data = o.data.hex() if isinstance(o.data, (bytes, bytearray)) else _dumps(o.data)
-            print(f"{o.source}: {data}", flush=True)
+            _emit(f"{o.source}: {data}")
 
     return show
 

@@ -251,7 +251,7 @@ cdef class Segment:
 
     @property
     def base(self):
-        """Address of this process's mapping of the segment (the agent maps it at the same one)."""
+        """Address of this process's mapping of the segment (agents rebase programs from it)."""
         self._alive()
         return <size_t>self.shm.base
 
