@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run OBJ -- CMD: trace CMD with OBJ's uprobes; run FILE: run bytecode (.bin) or "
         "assembly (.s/.asm) once or in a loop",
+        usage="%(prog)s [options] OBJ -- CMD [ARGS...]\n       %(prog)s [options] FILE",
+        epilog="With -- CMD: start CMD, attach OBJ's uprobe/uretprobe programs, stream "
+        "bpf_printk and ring buffer output, print the maps when CMD exits and exit with its "
+        "status (-j, --no-print-maps, --missing-probes, -i, -v apply). Without: run FILE's "
+        "bytecode (--engine, --data-in, --repeat, --ubpf-helpers apply).",
     )
     r.add_argument("file", help="ELF object with uprobes (with CMD), or bytecode/assembly")
     r.add_argument("--engine", choices=("interp", "jit"), default="jit")

@@ -50,6 +50,7 @@ from .insn import MapBinding, validate
 from .object import BpfObject, load
 
 RINGBUF = 27
+EXIT_UNKNOWN = 255  # a spawned process whose exit status someone else collected
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
 PROBE_KINDS = ("uprobe", "uretprobe")
 
@@ -252,6 +253,16 @@ class Output:
     data: Any
 
 
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def rebase(bindings: dict[int, MapBinding], old: int, new: int) -> dict[int, MapBinding]:
     """Map bindings for a process that maps the segment at ``new`` instead of ``old``:
     maps refer to each other by offset, so only the addresses programs load move."""
@@ -436,12 +447,16 @@ class Session:
             time.sleep(min(0.01, max(deadline - time.monotonic(), 0)))
 
     def poll_exit(self) -> int | None:
-        """The spawned process's exit status once it has exited (None while it runs)."""
+        """The spawned process's exit status once it has exited (None while it runs).
+
+        EXIT_UNKNOWN if it is gone but its status was collected by someone else."""
         if self.exit_status is None and self.spawned:
             try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
             except ChildProcessError:
-                return None
+                if not _exists(self.pid):
+                    self.exit_status = EXIT_UNKNOWN
+                return self.exit_status
             if pid == self.pid and (os.WIFEXITED(status) or os.WIFSIGNALED(status)):
                 self.exit_status = os.waitstatus_to_exitcode(status)
                 if self.exit_status < 0:  # killed by a signal: report 128 + n, as shells do
@@ -482,7 +497,7 @@ class Session:
         self.detach()
         if self.spawned and self.poll_exit() is None:
             self.kill(signal.SIGKILL)
-            self.wait()
+            self.wait(10)
         if self._owns_obj:
             self.obj.close()
 
