@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import struct
 import subprocess
@@ -33,7 +34,8 @@ from pathlib import Path
 
 import bpftime
 import bpftime._program
-from bpftime import kernel
+import bpftime.uprobe
+from bpftime import elf, kernel
 from bpftime import opcodes as op
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -548,6 +550,182 @@ def verifier_section(cfg: Config) -> list[Row]:
             note=f"{len(code) // 8} insns, {stats.steps} explored, {stats.states} states",
         )
     )
+# --- uprobes: added ns per call of a probed function in another process ----
+
+UPROBE_VICTIM = Path(__file__).resolve().parent / "uprobe_victim.c"
+UPROBE_OBJ = Path(__file__).resolve().parent / "uprobe_bench.bpf.o"
+UPROBE_TARGETS = {"up_empty": 15.0, "uret_empty": 30.0, "up_empty+uret_empty": 45.0,
+                  "up_hash": 30.0}  # fmt: skip
+BPF_PROG_TYPE_KPROBE = 2
+PERF_EVENT_IOC_ENABLE = 0x2400
+PERF_EVENT_IOC_SET_BPF = 0x40042408
+UPROBE_PMU = Path("/sys/bus/event_source/devices/uprobe")
+
+
+class _PerfAttr(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_uint32), ("size", ctypes.c_uint32),
+                ("config", ctypes.c_uint64), ("sample_period", ctypes.c_uint64),
+                ("sample_type", ctypes.c_uint64), ("read_format", ctypes.c_uint64),
+                ("flags", ctypes.c_uint64), ("wakeup_events", ctypes.c_uint32),
+                ("bp_type", ctypes.c_uint32), ("config1", ctypes.c_uint64),
+                ("config2", ctypes.c_uint64), ("pad", ctypes.c_uint8 * 64)]  # fmt: skip
+
+
+def _read_victim(pid: int, r: int) -> tuple[float, float]:
+    """Median ns per call and the first call's CLOCK_MONOTONIC time, from the victim's
+    output on pipe r; reaps it."""
+    with os.fdopen(r) as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    per = [float(x.split()[1]) for x in out.splitlines() if x.startswith("ns_per_call")]
+    first = [float(x.split()[1]) for x in out.splitlines() if x.startswith("first_ns")]
+    if not per:
+        raise RuntimeError(f"the uprobe victim printed no timings: {out[-200:]!r}")
+    return median(per), first[0] if first else 0.0
+
+
+def _file_offset(path: str, symbol: str) -> int:
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        symtab = elf.get_section_by_name(".symtab")
+        (sym,) = [s for s in symtab.iter_symbols() if s.name == symbol]
+        for seg in elf.iter_segments():
+            start = seg["p_vaddr"]
+            if seg["p_type"] == "PT_LOAD" and start <= sym["st_value"] < start + seg["p_filesz"]:
+                return int(sym["st_value"] - start + seg["p_offset"])
+    raise ValueError(f"{symbol} not in a loaded segment of {path}")
+
+
+def _kernel_code(insns: bytes, map_fd: int) -> bytes:
+    """Our program's instructions with lddw of map index 0 turned into the kernel map's fd."""
+    out = bytearray(insns)
+    for i in range(0, len(out), 8):
+        if out[i] == 0x18 and out[i + 1] >> 4 == 5:  # lddw dst, map (index in imm)
+            out[i + 1] = (out[i + 1] & 0x0F) | (1 << 4)  # BPF_PSEUDO_MAP_FD
+            struct.pack_into("<i", out, i + 4, map_fd)
+    return bytes(out)
+
+
+def _kernel_uprobe(pid: int, path: str, offset: int, prog_fd: int, ret: bool) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    cpath = ctypes.create_string_buffer(path.encode())
+    attr = _PerfAttr(type=int((UPROBE_PMU / "type").read_text()), size=ctypes.sizeof(_PerfAttr),
+                     config=1 if ret else 0, config1=ctypes.addressof(cpath),
+                     config2=offset)  # fmt: skip
+    fd = libc.syscall(298, ctypes.byref(attr), pid, -1, -1, 8)  # perf_event_open, CLOEXEC
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), f"perf_event_open(uprobe {path}+{offset:#x})")
+    for req, arg in ((PERF_EVENT_IOC_SET_BPF, prog_fd), (PERF_EVENT_IOC_ENABLE, 0)):
+        if libc.ioctl(fd, req, arg) != 0:
+            err = ctypes.get_errno()
+            os.close(fd)
+            raise OSError(err, "ioctl on the uprobe perf event")
+    return fd
+
+
+def _kernel_once(lib: ctypes.CDLL, spec: elf.ObjectSpec, combo: str, argv: list[str],
+                 offset: int) -> float:  # fmt: skip
+    map_fd = lib.kb_map_create(MAP_HASH, 4, 8, MAP_ENTRIES)
+    progs: list[kernel.KernelProgram] = []
+    fds: list[int] = []
+    r, w = os.pipe()
+    try:
+        pid = bpftime.uprobe.launch_suspended(argv, w)
+        os.close(w)
+        for name in combo.split("+"):
+            ps = spec.programs[name]
+            kp = kernel.KernelProgram(_kernel_code(ps.insns, map_fd), BPF_PROG_TYPE_KPROBE)
+            progs.append(kp)
+            fds.append(_kernel_uprobe(pid, argv[0], offset, kp.fd, ps.kind == "uretprobe"))
+        os.kill(pid, signal.SIGCONT)
+        return _read_victim(pid, r)[0]
+    finally:
+        for fd in fds:
+            os.close(fd)
+        for kp in progs:
+            kp.close()
+        os.close(map_fd)
+
+
+def _ours_once(spec: elf.ObjectSpec, combo: str, argv: list[str]) -> tuple[float, float]:
+    names = combo.split("+")
+    with bpftime.load(UPROBE_OBJ) as obj:
+        for other in [p for p in obj.spec.programs if p not in names]:
+            del obj.spec.programs[other]
+        r, w = os.pipe()
+        t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        with bpftime.uprobe.spawn(argv, obj, stdout=w):
+            os.close(w)
+            per, first = _read_victim_session(r)
+    return per, (first - t0) / 1e6
+
+
+def _read_victim_session(r: int) -> tuple[float, float]:
+    with os.fdopen(r) as f:
+        out = f.read()
+    per = [float(x.split()[1]) for x in out.splitlines() if x.startswith("ns_per_call")]
+    first = [float(x.split()[1]) for x in out.splitlines() if x.startswith("first_ns")]
+    return median(per), first[0]
+
+
+def uprobes_section(cfg: Config) -> list[Row]:
+    """Added ns per call of a probed function in a victim process: our agent (frida
+    replaceFast + our trampoline + JIT'd code) against the kernel's uprobes, same
+    programs, same victim, same run."""
+    rows: list[Row] = []
+    skip = bpftime.uprobe.skip_reason()
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if skip or cc is None:
+        why = skip or "no C compiler to build bench/uprobe_victim.c"
+        return [Row(f"uprobes.{k}.added_ns", None, "ns", t, why) for k, t in UPROBE_TARGETS.items()]
+    victim = Path(tempfile.mkdtemp(prefix="bpftime-bench-")) / "uprobe_victim"
+    subprocess.run([cc, "-O2", "-o", str(victim), str(UPROBE_VICTIM)], check=True)
+    spec = elf.load_spec(UPROBE_OBJ)
+    n = max(cfg.runs, 200_000)
+    reps = 5
+
+    def argv(fn: str, calls: int = n) -> list[str]:
+        return [str(victim), fn, str(calls), str(reps)]
+
+    def plain(fn: str, calls: int = n) -> float:
+        r, w = os.pipe()
+        pid = bpftime.uprobe.launch_suspended(argv(fn, calls), w)
+        os.close(w)
+        os.kill(pid, signal.SIGCONT)
+        return _read_victim(pid, r)[0]
+
+    lib, kwhy = _kmap_lib()
+    if lib is not None and not UPROBE_PMU.exists():
+        lib, kwhy = None, "no uprobe PMU in /sys/bus/event_source/devices"
+    kn = max(n // 20, 20_000)  # the kernel's hooks cost hundreds of ns: fewer calls
+    first_ms: list[float] = []
+    for combo, target in UPROBE_TARGETS.items():
+        ours, kern = [], {"target": [], "target_nop5": []}  # type: dict[str, list[float]]
+        for _ in range(cfg.repeats):
+            base = plain("target")
+            per, first = _ours_once(spec, combo, argv("target"))
+            ours.append(per - base)
+            first_ms.append(first)
+            if lib is not None:
+                for fn in kern:
+                    kbase = plain(fn, kn)
+                    kper = _kernel_once(lib, spec, combo, argv(fn, kn),
+                                        _file_offset(str(victim), fn))  # fmt: skip
+                    kern[fn].append(kper - kbase)
+        o = measured(f"uprobes.{combo}.ours.added_ns", "ns", ours, target,
+                     "agent trampoline + JIT, target starts with push %rbp")  # fmt: skip
+        rows.append(o)
+        for fn, label in (("target", "push"), ("target_nop5", "nop5")):
+            name = f"uprobes.{combo}.kernel_{label}.added_ns"
+            if lib is None:
+                rows.append(Row(name, None, "ns", note=kwhy))
+                continue
+            k = measured(name, "ns", kern[fn], note=f"perf_event_open uprobe, {label} prologue")
+            rows += [k, *_ratio_rows(f"uprobes.{combo}.vs_kernel_{label}", o, k, None)]
+    rows.append(measured("uprobes.run_to_first_hit_ms", "ms", first_ms,
+                         note="spawn() called -> victim's first probed call returned"))  # fmt: skip
     return rows
 
 
@@ -556,6 +734,7 @@ SECTIONS: dict[str, Callable[[Config], list[Row]]] = {
     "maps": maps_section,
     "helpers": helpers_section,
     "verifier": verifier_section,
+    "uprobes": uprobes_section,
 }
 
 

@@ -21,6 +21,7 @@ else:
     from ._program import NativeHelper, Program, TestRunResult, ubpf_test_helpers
     from .errors import (
         AsmError,
+        AttachError,
         BpftimeError,
         ElfError,
         ExecutionError,
@@ -33,12 +34,14 @@ else:
     )
     from .insn import MapBinding
     from .object import BpfObject, load, open_segment
+    from .uprobe import Session, attach, spawn
 
     __version__ = "0.1.0"
 
 __all__ = [
     "MAP_TYPES",
     "AsmError",
+    "AttachError",
     "BpfObject",
     "BpftimeError",
     "ElfError",
@@ -53,15 +56,18 @@ __all__ = [
     "Program",
     "RawMap",
     "Segment",
+    "Session",
     "TestRunResult",
     "VerifierError",
     "__version__",
     "asm",
+    "attach",
     "btf",
     "elf",
     "load",
     "maps",
     "open_segment",
+    "spawn",
     "ubpf_test_helpers",
     "verifier",
 ]

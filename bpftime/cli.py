@@ -3,9 +3,10 @@
 Owns argument parsing, output formats and exit statuses; each command's work lives
 in its own module. Commands: ``conformance`` (run ubpf / bpf_conformance `.data`
 files), ``asm`` and ``disasm`` (the assembler on files), ``run`` (run raw or
-assembled bytecode once or in a timed loop), and bpftool's verbs on ELF objects:
-``prog list|dump|run`` and ``map dump``; ``verify`` (the static verifier on every
-program of an ELF object; exit status 1 on a rejection).
+assembled bytecode once or in a timed loop; ``run OBJ -- CMD`` traces CMD with
+OBJ's uprobes, see bpftime.trace_cli), ``attach OBJ PID``, bpftool's verbs on ELF
+objects: ``prog list|dump|run`` and ``map dump``, and ``verify`` (the static verifier
+on every program of an ELF object; exit status 1 on a rejection).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import trace_cli
 from .errors import BpftimeError
 
 
@@ -61,6 +63,9 @@ def _disasm(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.cmd:
+        args.obj = args.file
+        return trace_cli.run_cmd(args)
     from ._program import Program, ubpf_test_helpers
 
     code = _read_program(args.file)
@@ -218,13 +223,29 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("file")
     d.set_defaults(func=_disasm)
 
-    r = sub.add_parser("run", help="run bytecode (.bin) or assembly (.s/.asm) once or in a loop")
-    r.add_argument("file")
+    r = sub.add_parser(
+        "run",
+        help="run OBJ -- CMD: trace CMD with OBJ's uprobes; run FILE: run bytecode (.bin) or "
+        "assembly (.s/.asm) once or in a loop",
+        usage="%(prog)s [options] OBJ -- CMD [ARGS...]\n       %(prog)s [options] FILE",
+        epilog="With -- CMD: start CMD, attach OBJ's uprobe/uretprobe programs, stream "
+        "bpf_printk and ring buffer output, print the maps when CMD exits and exit with its "
+        "status (-j, --no-print-maps, --missing-probes, -i, -v apply). Without: run FILE's "
+        "bytecode (--engine, --data-in, --repeat, --ubpf-helpers apply).",
+    )
+    r.add_argument("file", help="ELF object with uprobes (with CMD), or bytecode/assembly")
     r.add_argument("--engine", choices=("interp", "jit"), default="jit")
     r.add_argument("--data-in", help="file whose bytes are the input memory (r1, r2)")
     r.add_argument("--repeat", type=int, default=1)
     r.add_argument("--ubpf-helpers", action="store_true", help="register ubpf's test helpers 0-5")
+    trace_cli.add_options(r)
     r.set_defaults(func=_run)
+
+    at = sub.add_parser("attach", help="trace a running process with OBJ's uprobes until Ctrl-C")
+    at.add_argument("obj", help="ELF object with uprobe/uretprobe programs")
+    at.add_argument("pid", type=int)
+    trace_cli.add_options(at)
+    at.set_defaults(func=trace_cli.attach_cmd)
 
     pr = sub.add_parser("prog", help="programs of an ELF object (bpftool's verbs)")
     pr.add_argument("verb", choices=("list", "dump", "run"))
@@ -253,7 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmd: list[str] = []
+    if "--" in argv:  # run OBJ [options] -- CMD [ARGS...]: CMD's own options stay its own
+        cut = argv.index("--")
+        argv, cmd = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    args.cmd = cmd
     try:
         status: int = args.func(args)
     except BpftimeError as exc:

@@ -110,3 +110,10 @@ class VerifierError(BpftimeError):
         self.file = file
         self.line = line
         self.state = state
+class AttachError(BpftimeError):
+    """A probe could not be attached, or a process could not be traced.
+
+    Says which program and section, which binary and symbol, and what to do: a
+    binary or symbol that does not exist, a section that names no target, a
+    function too short to hook, a process that may not be traced.
+    """

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,17 @@ PERF_EVENT_ARRAY = 4
 DEFAULT_SEGMENT_SIZE = 64 << 20
 
 
+@dataclass(frozen=True)
+class UprobeSpec:
+    """A uprobe requested with ``BpfObject.attach_uprobe``: program, binary, where."""
+
+    program: str
+    binary: str
+    symbol: str | None
+    offset: int
+    retprobe: bool
+
+
 class BpfObject:
     """Programs and maps of one loaded object, sharing one segment.
 
@@ -42,11 +54,15 @@ class BpfObject:
     """
 
     def __init__(self, spec: Any, segment: Any, maps: dict[str, Map],
-                 programs: dict[str, Program]) -> None:  # fmt: skip
+                 programs: dict[str, Program],
+                 bindings: dict[int, MapBinding] | None = None) -> None:  # fmt: skip
         self.spec = spec
+        # what each map index of the programs' lddw becomes, in this process
+        self.bindings: dict[int, MapBinding] = bindings or {}
         self.segment = segment
         self.maps = maps
         self.programs = programs
+        self.uprobes: list[UprobeSpec] = []
 
     @property
     def shm_name(self) -> str:
@@ -82,6 +98,25 @@ class BpfObject:
             have = ", ".join(n for n in self.maps if n.startswith(".")) or "none"
             raise KeyError(f"no global data section {section!r}; have: {have}")
         return self.maps[section][0]
+
+    # --- uprobes by hand (bcc's names); bpftime.spawn / bpftime.attach install them
+    def attach_uprobe(self, name: str = "", sym: str = "", fn_name: str = "",
+                      addr: int | None = None, sym_off: int = 0,
+                      retprobe: bool = False) -> None:  # fmt: skip
+        """Run program ``fn_name`` at ``name:sym+sym_off`` (or at file offset ``addr``)
+        of binary ``name`` in the processes that ``bpftime.spawn``/``bpftime.attach``
+        trace with this object, besides the programs whose sections name a target."""
+        if fn_name not in self.programs:
+            raise KeyError(f"no program {fn_name!r}; programs: {', '.join(self.programs)}")
+        if not name or (not sym and addr is None):
+            raise ValueError("attach_uprobe needs name (the binary) and sym or addr")
+        symbol, offset = (sym, sym_off) if sym else (None, int(addr or 0) + sym_off)
+        self.uprobes.append(UprobeSpec(fn_name, name, symbol, offset, retprobe))
+
+    def attach_uretprobe(self, name: str = "", sym: str = "", fn_name: str = "",
+                         addr: int | None = None) -> None:  # fmt: skip
+        """``attach_uprobe`` for the function's return."""
+        self.attach_uprobe(name, sym, fn_name, addr, 0, retprobe=True)
 
     # --- bpf_printk output
     def trace_lines(self) -> list[str]:
@@ -176,7 +211,7 @@ def _instantiate(spec: Any, seg: Any, engine: str, create: bool) -> BpfObject:
         ms.name: Map(raw, ms.name, btf, ms.key_type_id, ms.value_type_id)
         for ms, raw in zip(spec.maps, raws, strict=True)
     }
-    return BpfObject(spec, seg, maps, programs)
+    return BpfObject(spec, seg, maps, programs, bindings)
 
 
 def _create_map(seg: Any, ms: Any) -> Any:

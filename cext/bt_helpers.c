@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <execinfo.h>
 #include <sched.h>
 #include <signal.h>
@@ -167,14 +168,34 @@ static uint64_t h_get_smp_processor_id(uint64_t a1, uint64_t a2, uint64_t a3, ui
     return cpu < 0 ? 0 : (uint64_t)cpu;
 }
 
+/* Two system calls per call otherwise (uprobes count per thread on hot paths): cached
+ * per thread; a fork child (the only thread there) forgets its parent's value. A child
+ * made by a raw clone/vfork system call, which skips the atfork handlers, would see the
+ * parent's ids until it execs. */
+static __thread uint64_t t_pid_tgid __attribute__((tls_model("initial-exec")));
+static pthread_once_t pid_atfork_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+    t_pid_tgid = 0;
+}
+
+static void pid_atfork_register(void)
+{
+    pthread_atfork(NULL, NULL, pid_forget);
+}
+
 static uint64_t h_get_current_pid_tgid(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                                        uint64_t a5, bt_ctx *ctx)
 {
     (void)a1; (void)a2; (void)a3; (void)a4; (void)a5; (void)ctx;
-    /* not cached: a cache would go stale in a forked child */
-    uint64_t tgid = (uint64_t)getpid();
-    uint64_t tid = (uint64_t)syscall(SYS_gettid);
-    return (tgid << 32) | tid;
+    uint64_t v = t_pid_tgid;
+    if (__builtin_expect(v == 0, 0)) {
+        pthread_once(&pid_atfork_once, pid_atfork_register);
+        v = (uint64_t)getpid() << 32 | (uint64_t)syscall(SYS_gettid);
+        t_pid_tgid = v;
+    }
+    return v;
 }
 
 static uint64_t h_get_current_uid_gid(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,

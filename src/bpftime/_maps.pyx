@@ -19,7 +19,7 @@ from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromS
 from libc.errno cimport ENOENT, errno
 from libc.stdint cimport uint8_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset, strlen
+from libc.string cimport memcpy, memset, strlen
 from posix.mman cimport shm_unlink
 from posix.unistd cimport usleep
 
@@ -248,6 +248,23 @@ cdef class Segment:
     @property
     def closed(self):
         return self.shm.base == NULL
+
+    @property
+    def base(self):
+        """Address of this process's mapping of the segment (agents rebase programs from it)."""
+        self._alive()
+        return <size_t>self.shm.base
+
+    def alloc_bytes(self, const unsigned char[::1] data):
+        """Copy data into a new block of the segment (e.g. JIT'd code for an agent); its offset."""
+        cdef uint64_t off
+        self._alive()
+        off = bt_shm__alloc(&self.shm, max(<uint64_t>data.shape[0], 1))
+        if off == 0:
+            raise MapError(f"segment {self.name}: no room for {data.shape[0]} bytes", _errno.ENOMEM)
+        if data.shape[0]:
+            memcpy(self.shm.base + off, &data[0], data.shape[0])
+        return off
 
     def create_map(self, type, key_size, value_size, max_entries, flags=0, map_extra=0,
                    inner_map_id=0, name=""):

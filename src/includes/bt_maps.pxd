@@ -26,6 +26,7 @@ cdef extern from "bt_shm.h" nogil:
     void bt_shm__close(bt_shm *shm, int unlink_name)
     bt_shm_header *bt_shm__header(const bt_shm *shm)
     uint64_t bt_shm__available(const bt_shm *shm)
+    uint64_t bt_shm__alloc(bt_shm *shm, uint64_t size)
 
 
 cdef extern from "bt_map.h" nogil:

@@ -1,0 +1,301 @@
+/* The agent's setup entry points and hot-path dispatch; see bt_agent.h.
+ *
+ * Does not own: the trampolines (bt_tramp_x86_64.S), the maps and helpers (the
+ * C core, compiled into this library too), how programs are compiled and linked
+ * (bpftime/pic.py) or which functions get hooked (bpftime/uprobe.py).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bt_agent.h"
+#include "bt_ctx.h"
+#include "bt_helpers.h"
+#include "bt_map.h"
+#include "bt_prog.h"
+#include "bt_shm.h"
+
+#define BT_EXPORT __attribute__((visibility("default")))
+#define BT_HIDDEN __attribute__((visibility("hidden")))
+#define BT_SHADOW_MAX 1024
+
+extern char bt_tpl_enter[] BT_HIDDEN;
+extern char bt_tpl_end[] BT_HIDDEN;
+extern char bt_tramp_return[] BT_HIDDEN;
+
+typedef struct bt_shadow {
+    uint64_t ret;         /* the real return address */
+    uint64_t sp;          /* rsp right after the function returns */
+    const bt_hook *hook;
+    uint64_t pad;
+} bt_shadow;
+
+typedef struct bt_tls {
+    uint32_t busy;        /* programs running on this thread: hooks pass straight through */
+    uint32_t depth;
+    uint64_t missed;      /* uretprobes skipped because the shadow stack was full */
+    bt_shadow stack[BT_SHADOW_MAX];
+} bt_tls;
+
+/* One pointer of static TLS (glibc keeps spare static TLS for dlopen'd libraries),
+ * so the hot path reads it with one %fs-relative load. */
+static __thread bt_tls *t_tls __attribute__((tls_model("initial-exec")));
+static pthread_key_t g_tls_key;
+static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
+
+static bt_shm g_shm;
+static int g_ready;
+static struct bt_map *g_trace;
+static bt_helper_fn g_helpers[BT_MAX_HELPERS];
+static char g_err[256];
+
+static void tls_free(void *p)
+{
+    munmap(p, sizeof(bt_tls));
+}
+
+static void tls_key_init(void)
+{
+    pthread_key_create(&g_tls_key, tls_free);
+}
+
+/* Not malloc: the hooked function may be malloc itself. */
+static bt_tls *tls_get(void)
+{
+    bt_tls *t = t_tls;
+    if (__builtin_expect(t != NULL, 1))
+        return t;
+    void *p = mmap(NULL, sizeof(bt_tls), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    t = p;
+    t_tls = t;
+    pthread_once(&g_tls_once, tls_key_init);
+    pthread_setspecific(g_tls_key, t);
+    return t;
+}
+
+static int fail(int rc, const char *fmt, const char *arg)
+{
+    snprintf(g_err, sizeof(g_err), fmt, arg);
+    return rc;
+}
+
+BT_EXPORT const char *bt_agent_error(void)
+{
+    return g_err;
+}
+
+/* Map the segment; the controller links map addresses to wherever it lands
+ * (bt_agent_segment_base). */
+BT_EXPORT int bt_agent_init(const char *shm_name)
+{
+    if (g_ready && strcmp(g_shm.name, shm_name) == 0)
+        return 0;
+    bt_shm shm;
+    int rc = bt_shm__open(&shm, shm_name, g_err, sizeof(g_err));
+    if (rc)
+        return rc;
+    struct bt_map *trace = bt_map__trace(&shm, g_err, sizeof(g_err));
+    if (!trace) {
+        bt_shm__close(&shm, 0);
+        return -EINVAL;
+    }
+    bt_helpers__fill(g_helpers, BT_MAX_HELPERS);
+    /* a previous session's segment stays mapped: threads may still be in its code */
+    g_shm = shm;
+    g_trace = trace;
+    g_ready = 1;
+    return 0;
+}
+
+BT_EXPORT void *bt_agent_segment_base(void)
+{
+    return g_ready ? g_shm.base : NULL;
+}
+
+/* Copy a linked program (bpftime/pic.py) from the segment into executable memory. */
+BT_EXPORT void *bt_agent_prog_load(uint64_t code_off, uint64_t len, uint64_t entry_off)
+{
+    if (!g_ready)
+        return (void *)(uintptr_t)fail(0, "%s", "bt_agent_init was not called");
+    if (code_off + len > g_shm.size || entry_off >= len || len == 0)
+        return (void *)(uintptr_t)fail(0, "%s", "program code lies outside the segment");
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = (len + page - 1) & ~(page - 1);
+    uint8_t *code = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (code == MAP_FAILED)
+        return (void *)(uintptr_t)fail(0, "mmap for program code: %s", strerror(errno));
+    memcpy(code, g_shm.base + code_off, len);
+    if (mprotect(code, size, PROT_READ | PROT_EXEC) != 0) {
+        fail(0, "mprotect program code: %s", strerror(errno));
+        munmap(code, size);
+        return NULL;
+    }
+    bt_prog *p = calloc(1, sizeof(*p));
+    if (!p) {
+        munmap(code, size);
+        return (void *)(uintptr_t)fail(0, "%s", "out of memory");
+    }
+    p->jit = (bt_jit_entry)(void *)(code + entry_off);
+    p->helpers = g_helpers;
+    p->callback = bt_prog__jit_callback;
+    p->max_steps = 1;
+    return p;
+}
+
+/* `pages` pages within +-2 GiB of addr if free, so frida's jump and ours stay short;
+ * else anywhere. */
+static uint8_t *alloc_near(uint64_t addr, size_t size)
+{
+    const uint64_t step = 1u << 20, limit = (1ull << 31) - (16u << 20);
+    uint64_t at = addr & ~(uint64_t)0xfff;
+    for (uint64_t d = step; d < limit; d += step) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            if (sign < 0 && d > at)
+                continue;
+            uint64_t hint = sign < 0 ? at - d : at + d;
+            void *p = mmap((void *)(uintptr_t)hint, size, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+            if (p != MAP_FAILED && p == (void *)(uintptr_t)hint)
+                return p;
+            if (p != MAP_FAILED)
+                munmap(p, size);
+        }
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs);
+
+/* Two pages: a copy of bt_tpl_enter (then read-only, executable), then the bt_hook. */
+BT_EXPORT void *bt_agent_hook_new(uint64_t addr)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t tpl = (size_t)(bt_tpl_end - bt_tpl_enter);
+    if (page != 4096 || tpl > page)
+        return (void *)(uintptr_t)fail(0, "%s", "the agent's trampoline needs 4 KiB pages");
+    uint8_t *code = alloc_near(addr, 2 * page);
+    if (!code)
+        return (void *)(uintptr_t)fail(0, "mmap for a hook: %s", strerror(errno));
+    memcpy(code, bt_tpl_enter, tpl);
+    if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
+        munmap(code, 2 * page);
+        return (void *)(uintptr_t)fail(0, "mprotect a hook: %s", strerror(errno));
+    }
+    bt_hook *h = (bt_hook *)(code + page);
+    h->addr = addr;
+    h->on_enter = bt_agent__on_enter;
+    return h;
+}
+
+/* ret: 0 = entry program (uprobe), 1 = return program (uretprobe). */
+BT_EXPORT int bt_agent_hook_add(void *hook, int ret, void *prog, uint64_t cookie)
+{
+    bt_hook *h = hook;
+    uint32_t *n = ret ? &h->n_ret : &h->n_enter;
+    if (*n >= BT_HOOK_MAX_PROGS)
+        return fail(-E2BIG, "more than %s programs on one function", "16");
+    (ret ? h->ret : h->enter)[*n] = prog;
+    (ret ? h->ret_cookie : h->enter_cookie)[*n] = cookie;
+    __atomic_store_n(n, *n + 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+BT_EXPORT void *bt_agent_hook_stub(void *hook)
+{
+    return (uint8_t *)hook - 4096;
+}
+
+BT_EXPORT void bt_agent_hook_set_orig(void *hook, void *orig)
+{
+    __atomic_store_n(&((bt_hook *)hook)->orig, orig, __ATOMIC_RELEASE);
+}
+
+static inline void run(const void *prog, bt_pt_regs *regs, uint64_t cookie, const uint64_t *args,
+                       uint64_t ret, bt_ctx *ctx)
+{
+    /* field by field, not bt_ctx__init: no memset call (and no AVX memset) per hit */
+    bt_ctx__reset(ctx);
+    ctx->user = NULL;
+    ctx->pkt = 0;
+    ctx->pkt_len = 0;
+    ctx->trace = g_trace;
+    ctx->cookie = cookie;
+    ctx->func_args = args;
+    ctx->func_nargs = args ? 6 : 0;
+    ctx->func_ret = ret;
+    bt_prog__exec(prog, (uint64_t)(uintptr_t)regs, 0, ctx);
+}
+
+/* Called by bt_tramp_enter; nonzero: skip the function and return regs->ax. */
+BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
+{
+    bt_tls *t = tls_get();
+    if (__builtin_expect(!t || t->busy, 0))
+        return 0;
+    t->busy = 1;
+    regs->orig_ax = (uint64_t)-1;
+    regs->ip = h->addr;
+    regs->cs = 0x33;
+    regs->ss = 0x2b;
+    regs->flags = 0x246;
+    int skip = 0;
+    uint32_t n = __atomic_load_n(&h->n_enter, __ATOMIC_ACQUIRE);
+    if (n) {
+        const uint64_t args[6] = {regs->di, regs->si, regs->dx, regs->cx, regs->r8, regs->r9};
+        bt_ctx ctx;
+        for (uint32_t i = 0; i < n; i++) {
+            run(h->enter[i], regs, h->enter_cookie[i], args, 0, &ctx);
+            if (ctx.override_set) {
+                regs->ax = ctx.override_value;
+                skip = 1;
+            }
+        }
+    }
+    if (!skip && __atomic_load_n(&h->n_ret, __ATOMIC_ACQUIRE)) {
+        if (t->depth < BT_SHADOW_MAX) {
+            uint64_t *slot = (uint64_t *)(uintptr_t)regs->sp;
+            bt_shadow *e = &t->stack[t->depth++];
+            e->ret = *slot;
+            e->sp = regs->sp + 8;
+            e->hook = h;
+            *slot = (uint64_t)(uintptr_t)bt_tramp_return;
+        } else {
+            t->missed++;
+        }
+    }
+    t->busy = 0;
+    return skip;
+}
+
+/* Called by bt_tramp_return; returns where the function really returns to. */
+BT_HIDDEN uint64_t bt_agent__on_return(bt_pt_regs *regs)
+{
+    bt_tls *t = t_tls;
+    /* entries of frames that were left without returning (longjmp, exceptions) */
+    while (t->depth > 1 && t->stack[t->depth - 1].sp < regs->sp)
+        t->depth--;
+    bt_shadow *e = &t->stack[--t->depth];
+    regs->ip = e->ret;
+    regs->orig_ax = (uint64_t)-1;
+    regs->cs = 0x33;
+    regs->ss = 0x2b;
+    regs->flags = 0x246;
+    const bt_hook *h = e->hook;
+    if (!t->busy) {
+        t->busy = 1;
+        bt_ctx ctx;
+        for (uint32_t i = 0; i < h->n_ret; i++)
+            run(h->ret[i], regs, h->ret_cookie[i], NULL, regs->ax, &ctx);
+        t->busy = 0;
+    }
+    return e->ret;
+}

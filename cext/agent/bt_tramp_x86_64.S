@@ -1,0 +1,181 @@
+/* x86_64 trampolines of the agent; see bt_agent.h for the picture.
+ *
+ * A hook must leave every register as it found it, not only the callee-saved ones:
+ * gcc's -fipa-ra lets a caller keep values in caller-saved registers (rdi, r11,
+ * xmm8, ...) across a call to a function it knows does not touch them. So both
+ * trampolines save and restore all 16 general registers and xmm0-15, and neither
+ * uses a register to jump on; rflags is not preserved (no caller can rely on it).
+ *
+ * bt_tpl_enter is a template: bt_agent_hook_new copies [bt_tpl_enter, bt_tpl_end)
+ * into a page near the hooked function, followed by a page holding its bt_hook, which
+ * the copy reaches rip-relative (HOOK = bt_tpl_enter + 4096). Frida sends the function
+ * there with the stack exactly as the function would see it, rsp = E. E need not be
+ * 16-byte aligned (gcc calls local functions it knows need no alignment with any rsp),
+ * and below E lies the 128-byte red zone (live data when the probe is inside a leaf
+ * function), so the trampoline steps over the red zone, pushes rax, aligns rsp down and
+ * builds its frame below:
+ *
+ *   rsp+0    xmm0..xmm15     (256 bytes, aligned)
+ *   rsp+256  struct pt_regs  (21 x 8 bytes: r15 ... ss)
+ *   rsp+424  E - 136, where rax was pushed
+ *   ...      padding to 16 bytes, then the red zone [E - 128, E)
+ *   E        at a function's entry: the caller's return address, stack-passed arguments
+ *
+ * bt_tramp_return (one copy, shared) is entered by the function's ret (rsp = S). It
+ * keeps S - 8 as a slot, builds the same frame below S - 16, stores in the slot the
+ * real return address bt_agent__on_return gives, restores everything and returns
+ * through the slot.
+ */
+#define XMM 0
+#define R 256
+#define R15 (R + 0)
+#define R14 (R + 8)
+#define R13 (R + 16)
+#define R12 (R + 24)
+#define RBP (R + 32)
+#define RBX (R + 40)
+#define R11 (R + 48)
+#define R10 (R + 56)
+#define R9 (R + 64)
+#define R8 (R + 72)
+#define RAX (R + 80)
+#define RCX (R + 88)
+#define RDX (R + 96)
+#define RSI (R + 104)
+#define RDI (R + 112)
+#define RSP (R + 152)
+#define SAVED 424      /* where rsp pointed after the first push */
+#define FRAME 448
+#define PAGE 4096
+#define REDZONE 128   /* the System V red zone below rsp */
+/* bt_hook fields (bt_agent.h, pinned by static asserts there) */
+#define HOOK_ORIG 0
+#define HOOK_ON_ENTER 16
+
+.macro SAVE_ALL
+    movaps %xmm0, XMM+0(%rsp)
+    movaps %xmm1, XMM+16(%rsp)
+    movaps %xmm2, XMM+32(%rsp)
+    movaps %xmm3, XMM+48(%rsp)
+    movaps %xmm4, XMM+64(%rsp)
+    movaps %xmm5, XMM+80(%rsp)
+    movaps %xmm6, XMM+96(%rsp)
+    movaps %xmm7, XMM+112(%rsp)
+    movaps %xmm8, XMM+128(%rsp)
+    movaps %xmm9, XMM+144(%rsp)
+    movaps %xmm10, XMM+160(%rsp)
+    movaps %xmm11, XMM+176(%rsp)
+    movaps %xmm12, XMM+192(%rsp)
+    movaps %xmm13, XMM+208(%rsp)
+    movaps %xmm14, XMM+224(%rsp)
+    movaps %xmm15, XMM+240(%rsp)
+    mov %r15, R15(%rsp)
+    mov %r14, R14(%rsp)
+    mov %r13, R13(%rsp)
+    mov %r12, R12(%rsp)
+    mov %rbp, RBP(%rsp)
+    mov %rbx, RBX(%rsp)
+    mov %r11, R11(%rsp)
+    mov %r10, R10(%rsp)
+    mov %r9, R9(%rsp)
+    mov %r8, R8(%rsp)
+    mov %rax, RAX(%rsp)
+    mov %rcx, RCX(%rsp)
+    mov %rdx, RDX(%rsp)
+    mov %rsi, RSI(%rsp)
+    mov %rdi, RDI(%rsp)
+.endm
+
+/* callee-saved registers (r12-r15, rbp, rbx) come back from the C call unchanged */
+.macro RESTORE_SCRATCH
+    movaps XMM+0(%rsp), %xmm0
+    movaps XMM+16(%rsp), %xmm1
+    movaps XMM+32(%rsp), %xmm2
+    movaps XMM+48(%rsp), %xmm3
+    movaps XMM+64(%rsp), %xmm4
+    movaps XMM+80(%rsp), %xmm5
+    movaps XMM+96(%rsp), %xmm6
+    movaps XMM+112(%rsp), %xmm7
+    movaps XMM+128(%rsp), %xmm8
+    movaps XMM+144(%rsp), %xmm9
+    movaps XMM+160(%rsp), %xmm10
+    movaps XMM+176(%rsp), %xmm11
+    movaps XMM+192(%rsp), %xmm12
+    movaps XMM+208(%rsp), %xmm13
+    movaps XMM+224(%rsp), %xmm14
+    movaps XMM+240(%rsp), %xmm15
+    mov R11(%rsp), %r11
+    mov R10(%rsp), %r10
+    mov R9(%rsp), %r9
+    mov R8(%rsp), %r8
+    mov RAX(%rsp), %rax
+    mov RCX(%rsp), %rcx
+    mov RDX(%rsp), %rdx
+    mov RSI(%rsp), %rsi
+    mov RDI(%rsp), %rdi
+.endm
+
+    .text
+
+    .globl bt_tpl_enter
+    .hidden bt_tpl_enter
+    .globl bt_tpl_end
+    .hidden bt_tpl_end
+    .type bt_tpl_enter, @function
+    .p2align 4
+bt_tpl_enter:
+    lea -REDZONE(%rsp), %rsp                    /* a probe inside a leaf function: its red */
+    push %rax                                   /* zone holds live data. rax at E - 136 */
+    mov %rsp, %rax
+    and $-16, %rsp
+    sub $FRAME, %rsp
+    mov %rax, SAVED(%rsp)
+    SAVE_ALL
+    mov (%rax), %rcx
+    mov %rcx, RAX(%rsp)                         /* the real rax */
+    lea 8+REDZONE(%rax), %rcx
+    mov %rcx, RSP(%rsp)                         /* E: rsp at the probe */
+    lea bt_tpl_enter+PAGE(%rip), %rdi           /* the hook, in the next page */
+    lea R(%rsp), %rsi
+    call *bt_tpl_enter+PAGE+HOOK_ON_ENTER(%rip)
+    test %eax, %eax
+    jnz 1f
+    RESTORE_SCRATCH
+    mov SAVED(%rsp), %rsp
+    lea 8+REDZONE(%rsp), %rsp
+    jmp *bt_tpl_enter+PAGE+HOOK_ORIG(%rip)
+1:  /* bpf_override_return: skip the function, return pt_regs.ax to the caller */
+    RESTORE_SCRATCH
+    mov SAVED(%rsp), %rsp
+    lea 8+REDZONE(%rsp), %rsp
+    ret
+bt_tpl_end:
+    .size bt_tpl_enter, . - bt_tpl_enter
+
+    .globl bt_tramp_return
+    .hidden bt_tramp_return
+    .type bt_tramp_return, @function
+    .p2align 4
+bt_tramp_return:
+    lea -8(%rsp), %rsp                          /* S - 8: slot for the real return address */
+    push %rax                                   /* S - 16 */
+    mov %rsp, %rax
+    and $-16, %rsp
+    sub $FRAME, %rsp
+    mov %rax, SAVED(%rsp)
+    SAVE_ALL
+    mov (%rax), %rcx
+    mov %rcx, RAX(%rsp)
+    lea 16(%rax), %rcx
+    mov %rcx, RSP(%rsp)                         /* S: rsp after the function returned */
+    lea R(%rsp), %rdi
+    call bt_agent__on_return
+    mov SAVED(%rsp), %rcx
+    mov %rax, 8(%rcx)
+    RESTORE_SCRATCH
+    mov SAVED(%rsp), %rsp
+    lea 8(%rsp), %rsp
+    ret
+    .size bt_tramp_return, . - bt_tramp_return
+
+    .section .note.GNU-stack, "", @progbits
