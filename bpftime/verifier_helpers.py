@@ -19,7 +19,9 @@ class Arg(Enum):
     """Argument kinds (the kernel's ``enum bpf_arg_type``, flags folded in)."""
 
     ANYTHING = auto()  # any initialised scalar (pointers would leak)
-    OPTIONAL = auto()  # may be left unset (bpf_trace_printk's 3 values); if set, a scalar
+    # may be left unset (bpf_trace_printk's 3 values); if set, any value: %s and %p take
+    # pointers, which the helper reads with fault-safe probes (the kernel also allows them)
+    OPTIONAL = auto()
     UNSAFE_PTR = auto()  # an address the helper reads with fault handling: scalar or pointer
     CONST_MAP_PTR = auto()  # a map loaded with lddw
     PTR_TO_MAP_KEY = auto()  # readable memory of the map's key_size

@@ -698,6 +698,14 @@ CASES: list[tuple[str, str, str, str | None]] = [
         "mov %r0, 5\nmov %r1, 0\ndiv %r0, %r1\nexit\n",
         None,
     ),
+    (
+        # bpf_printk("%s", buf): a printk value may be a pointer (the helper reads it safely)
+        "printk_string_pointer_argument",
+        "uprobe",
+        "stdw [%r10-8], 0x6c6c6568\nstdw [%r10-16], 0x7325\nmov %r1, %r10\nadd %r1, -16\n"
+        "mov %r2, 3\nmov %r3, %r10\nadd %r3, -8\ncall 6\nmov %r0, 0\nexit\n",
+        None,
+    ),
 ]
 
 
