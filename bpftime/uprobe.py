@@ -327,14 +327,17 @@ class Session:
     def _start(self) -> None:
         frida = self._frida
         try:
-            self._session = frida.attach(self.pid)
+            try:
+                self._session = frida.attach(self.pid)
+            except frida.TimedOutError:  # seen on a loaded machine: once more, then give up
+                self._session = frida.attach(self.pid)
         except frida.ProcessNotFoundError as exc:
             raise AttachError(f"process {self.pid}: no such process ({exc})") from exc
         except (frida.PermissionDeniedError, frida.ProcessNotRespondingError) as exc:
             raise AttachError(f"process {self.pid} cannot be traced: {exc}. Run as root or "
                               "as its owner with ptrace allowed (kernel.yama.ptrace_scope, "
                               "CAP_SYS_PTRACE)") from exc  # fmt: skip
-        except frida.TransportError as exc:
+        except (frida.TransportError, frida.TimedOutError, frida.NotSupportedError) as exc:
             raise AttachError(f"process {self.pid}: frida could not attach: {exc}") from exc
         self._script = self._session.create_script(_SCRIPT)
         self._script.load()
@@ -616,6 +619,12 @@ def launch_suspended(argv: Sequence[str], stdout: int | None = None) -> int:
     check(ptrace(_PTRACE_SETREGS, pid, None, ctypes.byref(regs)), "setregs")
     check(ptrace(_PTRACE_POKETEXT, pid, entry, word), "poke")
     check(ptrace(_PTRACE_DETACH, pid, None, signal.SIGSTOP), "detach")
+    # the SIGSTOP lands when the process next runs: wait for that stop, or frida could
+    # attach first, take the stop for its own and let the process run on
+    _, status = os.waitpid(pid, os.WUNTRACED)
+    if not os.WIFSTOPPED(status):
+        raise AttachError(f"start {argv[0]!r}: it exited before it could be traced "
+                          f"(wait status {status:#x})")  # fmt: skip
     return pid
 
 
