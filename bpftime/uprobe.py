@@ -548,9 +548,7 @@ def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
         session._start()
         frida.resume(pid)
         session.started_s = time.monotonic()
-        with open(f"/proc/{pid}/stat") as f:  # frida leaves a process it found stopped so
-            stopped = f.read().rpartition(")")[2].split()[0] in ("T", "t")
-        if stopped:
+        if _proc_state(pid) in ("T", "t"):  # frida leaves a process it found stopped so
             os.kill(pid, signal.SIGCONT)
     except BaseException:
         session.close()
@@ -619,13 +617,22 @@ def launch_suspended(argv: Sequence[str], stdout: int | None = None) -> int:
     check(ptrace(_PTRACE_SETREGS, pid, None, ctypes.byref(regs)), "setregs")
     check(ptrace(_PTRACE_POKETEXT, pid, entry, word), "poke")
     check(ptrace(_PTRACE_DETACH, pid, None, signal.SIGSTOP), "detach")
-    # the SIGSTOP lands when the process next runs: wait for that stop, or frida could
-    # attach first, take the stop for its own and let the process run on
-    _, status = os.waitpid(pid, os.WUNTRACED)
-    if not os.WIFSTOPPED(status):
-        raise AttachError(f"start {argv[0]!r}: it exited before it could be traced "
-                          f"(wait status {status:#x})")  # fmt: skip
+    # the SIGSTOP lands when the process next runs: wait until it is stopped, or frida
+    # could attach first, take the stop for its own and let the process run on. Read
+    # /proc rather than waitpid(WUNTRACED): frida must find the stop still unreported,
+    # else it keeps tracing the process and collects its exit status itself.
+    deadline = time.monotonic() + 5
+    while _proc_state(pid) not in ("T", "t") and time.monotonic() < deadline:
+        time.sleep(0.001)
     return pid
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except OSError:
+        return ""
 
 
 def attach(pid: int, obj: str | os.PathLike[str] | BpfObject, missing_probes: str = "error",
