@@ -33,8 +33,10 @@ int BPF_KPROBE(on_open, const char *path, long flags)
     e->tid = (__u32)id;
     e->flags = flags;
     bpf_probe_read_user_str(e->path, sizeof(e->path), path);
-    bpf_ringbuf_submit(e, 0);
+    /* before the submit: once submitted, the record belongs to the reader (the
+     * verifier refuses any use of e after it) */
     bpf_printk("open_file %s", e->path);
+    bpf_ringbuf_submit(e, 0);
     return 0;
 }
 
