@@ -327,14 +327,17 @@ class Session:
     def _start(self) -> None:
         frida = self._frida
         try:
-            self._session = frida.attach(self.pid)
+            try:
+                self._session = frida.attach(self.pid)
+            except frida.TimedOutError:  # seen on a loaded machine: once more, then give up
+                self._session = frida.attach(self.pid)
         except frida.ProcessNotFoundError as exc:
             raise AttachError(f"process {self.pid}: no such process ({exc})") from exc
         except (frida.PermissionDeniedError, frida.ProcessNotRespondingError) as exc:
             raise AttachError(f"process {self.pid} cannot be traced: {exc}. Run as root or "
                               "as its owner with ptrace allowed (kernel.yama.ptrace_scope, "
                               "CAP_SYS_PTRACE)") from exc  # fmt: skip
-        except frida.TransportError as exc:
+        except (frida.TransportError, frida.TimedOutError, frida.NotSupportedError) as exc:
             raise AttachError(f"process {self.pid}: frida could not attach: {exc}") from exc
         self._script = self._session.create_script(_SCRIPT)
         self._script.load()
@@ -545,9 +548,7 @@ def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
         session._start()
         frida.resume(pid)
         session.started_s = time.monotonic()
-        with open(f"/proc/{pid}/stat") as f:  # frida leaves a process it found stopped so
-            stopped = f.read().rpartition(")")[2].split()[0] in ("T", "t")
-        if stopped:
+        if _proc_state(pid) in ("T", "t"):  # frida leaves a process it found stopped so
             os.kill(pid, signal.SIGCONT)
     except BaseException:
         session.close()
@@ -616,7 +617,22 @@ def launch_suspended(argv: Sequence[str], stdout: int | None = None) -> int:
     check(ptrace(_PTRACE_SETREGS, pid, None, ctypes.byref(regs)), "setregs")
     check(ptrace(_PTRACE_POKETEXT, pid, entry, word), "poke")
     check(ptrace(_PTRACE_DETACH, pid, None, signal.SIGSTOP), "detach")
+    # the SIGSTOP lands when the process next runs: wait until it is stopped, or frida
+    # could attach first, take the stop for its own and let the process run on. Read
+    # /proc rather than waitpid(WUNTRACED): frida must find the stop still unreported,
+    # else it keeps tracing the process and collects its exit status itself.
+    deadline = time.monotonic() + 5
+    while _proc_state(pid) not in ("T", "t") and time.monotonic() < deadline:
+        time.sleep(0.001)
     return pid
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except OSError:
+        return ""
 
 
 def attach(pid: int, obj: str | os.PathLike[str] | BpfObject, missing_probes: str = "error",
