@@ -376,6 +376,9 @@ class Session:
         codes: dict[str, str] = {}
         for name, section, kind, (binary, symbol, offset) in wanted:
             try:
+                if isinstance(symbol, int):  # uprobe/bin:0x1234 -- an address, no symbol
+                    offset = symbol + int(offset or 0)
+                    symbol = None
                 target = resolve(str(binary), None if symbol is None else str(symbol),
                                  int(offset or 0), modules, self.pid)  # fmt: skip
             except AttachError as exc:
