@@ -550,6 +550,9 @@ def verifier_section(cfg: Config) -> list[Row]:
             note=f"{len(code) // 8} insns, {stats.steps} explored, {stats.states} states",
         )
     )
+    return rows
+
+
 # --- uprobes: added ns per call of a probed function in another process ----
 
 UPROBE_VICTIM = Path(__file__).resolve().parent / "uprobe_victim.c"
