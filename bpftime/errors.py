@@ -110,6 +110,8 @@ class VerifierError(BpftimeError):
         self.file = file
         self.line = line
         self.state = state
+
+
 class AttachError(BpftimeError):
     """A probe could not be attached, or a process could not be traced.
 

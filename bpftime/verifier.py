@@ -483,22 +483,7 @@ class _Verifier:
                 continue
             u, df, s = _use_def(ins, i)
             uses[i], defs[i], succ[i] = u, df, s
-        live = [0] * n
-        changed = True
-        while changed:
-            changed = False
-            for i in range(n - 1, -1, -1):
-                if self.insns[i] is None:
-                    continue
-                out = 0
-                for t in succ[i]:
-                    if 0 <= t < n:
-                        out |= live[t]
-                new = uses[i] | (out & ~defs[i])
-                if new != live[i]:
-                    live[i] = new
-                    changed = True
-        return live
+        return self._backward(succ, lambda i, out: uses[i] | (out & ~defs[i]))
 
     def _relevance(self) -> list[int]:
         """Registers whose *value* may matter for safety, on entry to each instruction.
@@ -530,7 +515,18 @@ class _Verifier:
                 sink[i] = u  # conditions and call arguments
             elif a == op.EXIT and self._subprogram(i) != 0:
                 sink[i] = 1  # r0 goes back to a caller or is a callback's verdict
-        rel = [0] * n
+        return self._backward(
+            succ,
+            lambda i, out: sink[i] | (out & ~defs[i]) | (dep[i] if out & defs[i] else 0),
+        )
+
+    def _backward(
+        self, succ: list[tuple[int, ...]], transfer: Callable[[int, int], int]
+    ) -> list[int]:
+        """Backward dataflow fixpoint over register bitmasks: value on entry to insn i is
+        transfer(i, union of its successors' values)."""
+        n = len(self.insns)
+        val = [0] * n
         changed = True
         while changed:
             changed = False
@@ -540,12 +536,12 @@ class _Verifier:
                 out = 0
                 for t in succ[i]:
                     if 0 <= t < n:
-                        out |= rel[t]
-                new = sink[i] | (out & ~defs[i]) | (dep[i] if out & defs[i] else 0)
-                if new != rel[i]:
-                    rel[i] = new
+                        out |= val[t]
+                new = transfer(i, out)
+                if new != val[i]:
+                    val[i] = new
                     changed = True
-        return rel
+        return val
 
     def _subprogram(self, i: int) -> int:
         return self.entries[bisect.bisect_right(self.entries, i) - 1]
