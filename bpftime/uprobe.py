@@ -53,6 +53,7 @@ RINGBUF = 27
 EXIT_UNKNOWN = 255  # a spawned process whose exit status someone else collected
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
 PROBE_KINDS = ("uprobe", "uretprobe")
+SYSCALL_RELEASE_S = 0.05  # after unpatching: time for threads between a site and the agent
 
 _SCRIPT = r"""
 'use strict';
@@ -99,6 +100,33 @@ rpc.exports = {
     Interceptor.revert(ptr(addr));
     Interceptor.flush();
   },
+  sysInit(tids) {
+    A.sysInit = fn('bt_agent_sys_init', 'int', ['pointer', 'uint32']);
+    A.sysAdd = fn('bt_agent_sys_add', 'int', ['int', 'int', 'pointer', 'uint32']);
+    A.sysPatch = fn('bt_agent_sys_patch', 'int64', ['pointer', 'uint32']);
+    A.sysUnpatch = fn('bt_agent_sys_unpatch', 'int', []);
+    A.sysRelease = fn('bt_agent_sys_release', 'int', []);
+    // frida's own threads (cloaked) make syscalls the target does not: never reported
+    const mine = tids.filter(t => Cloak.hasThread(t));
+    const buf = Memory.alloc(4 * Math.max(mine.length, 1));
+    mine.forEach((t, i) => buf.add(4 * i).writeS32(t));
+    if (A.sysInit(buf, mine.length) !== 0) throw new Error(A.error().readUtf8String());
+  },
+  sysAdd(nr, ret, prog, tp) {
+    if (A.sysAdd(nr, ret, ptr(prog), tp) !== 0) throw new Error(A.error().readUtf8String());
+  },
+  sysPatch(hex) {
+    const n = hex.length / 16;
+    if (n === 0) return 0;
+    const buf = Memory.alloc(8 * n);
+    for (let i = 0; i < n; i++)
+      buf.add(8 * i).writeU64(uint64('0x' + hex.substr(16 * i, 16)));
+    const r = A.sysPatch(buf, n);
+    if (r.compare(0) < 0) throw new Error(A.error().readUtf8String());
+    return r.toNumber();
+  },
+  sysUnpatch() { A.sysUnpatch(); },
+  sysRelease() { A.sysRelease(); },
 };
 """
 
@@ -318,6 +346,8 @@ class Session:
         self._session: Any = None
         self._script: Any = None
         self._hooked: list[int] = []
+        self._sys_patched = False
+        self.syscall_programs: list[tuple[str, str]] = []
         self._missing = missing_probes
         self._decoders: dict[str, Callable[[bytes], Any]] | None = None
         if missing_probes not in ("error", "warn", "ignore"):
@@ -355,13 +385,17 @@ class Session:
         helper_ids = list(kernel_helpers())
         by_addr: dict[int, list[tuple[int, str, int]]] = {}
         wanted: list[tuple[str, str, str, tuple[Any, ...]]] = []  # program, section, kind, target
+        tracepoints: list[tuple[str, str, tuple[Any, ...]]] = []  # program, section, target
         manual = {m.program for m in self.obj.uprobes}
         for name, ps in self.obj.spec.programs.items():
             if name in manual and not ps.attach:
                 continue  # attached by obj.attach_uprobe(...) only
+            if ps.kind == "tracepoint" and ps.attach:
+                tracepoints.append((name, ps.section, tuple(ps.attach)))
+                continue
             if ps.kind not in PROBE_KINDS:
                 self._skip(name, ps.section, f"kind {ps.kind!r} cannot be attached by `run` yet "
-                           "(uprobe/ and uretprobe/ sections can)")  # fmt: skip
+                           "(uprobe/, uretprobe/ and syscall tracepoint/ sections can)")  # fmt: skip
                 continue
             if not ps.attach:
                 self._skip(name, ps.section, "the section names no target; use "
@@ -374,6 +408,15 @@ class Session:
             where = f"{kind} {m.binary}:{m.symbol or hex(m.offset)}"
             wanted.append((m.program, where, kind, (m.binary, m.symbol, m.offset)))
         codes: dict[str, str] = {}
+
+        def code_of(name: str) -> str:
+            if name not in codes:
+                decoded = validate(self.obj.spec.programs[name].insns, helper_ids, bindings)
+                code = pic.compile_pic(decoded, name)
+                off = seg.alloc_bytes(code.code)
+                codes[name] = rpc.load(off, len(code.code), code.entry)
+            return codes[name]
+
         for name, section, kind, (binary, symbol, offset) in wanted:
             try:
                 if isinstance(symbol, int):  # uprobe/bin:0x1234 -- an address, no symbol
@@ -384,12 +427,7 @@ class Session:
             except AttachError as exc:
                 self._skip(name, section, str(exc))
                 continue
-            if name not in codes:
-                decoded = validate(self.obj.spec.programs[name].insns, helper_ids, bindings)
-                code = pic.compile_pic(decoded, name)
-                off = seg.alloc_bytes(code.code)
-                codes[name] = rpc.load(off, len(code.code), code.entry)
-            probe = _Probe(name, section, kind, target, codes[name])
+            probe = _Probe(name, section, kind, target, code_of(name))
             self.probes.append(probe)
             by_addr.setdefault(target.address, []).append(
                 (int(kind == "uretprobe"), codes[name], 0)
@@ -408,7 +446,56 @@ class Session:
         for p in self.probes:
             _trace(self.verbose, f"attached {p.section} ({p.program}) at {p.target.address:#x} "
                    f"in {p.target.binary}")  # fmt: skip
+        if tracepoints:
+            self._attach_syscalls(rpc, tracepoints, code_of, modules)
         _trace(self.verbose, f"setup took {time.perf_counter() - t0:.3f} s")
+
+    def _attach_syscalls(self, rpc: Any, tracepoints: list[tuple[str, str, tuple[Any, ...]]],
+                         code_of: Callable[[str], str], modules: Sequence[Module]) -> None:  # fmt: skip
+        """Syscall tracepoint programs: resolve each, hand them to the agent, rewrite the
+        ``syscall`` instructions of every loaded module (cext/agent/bt_sys.h)."""
+        from .syscall_hooks import pack, target_sites
+        from .syscalls import resolve_tracepoint
+
+        resolved = []
+        for name, section, (category, tp_name) in tracepoints:
+            try:
+                resolved.append((name, section, resolve_tracepoint(str(category), str(tp_name))))
+            except AttachError as exc:
+                self._skip(name, section, str(exc))
+        if not resolved:
+            return
+        frida = self._frida
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
+            rpc.sys_init(tids)
+        except OSError as exc:
+            raise AttachError(f"process {self.pid}: cannot list its threads: {exc}") from exc
+        except frida.core.RPCException as exc:
+            why = str(exc).splitlines()[0].removeprefix("Error: ")
+            raise AttachError(f"process {self.pid}: syscall tracepoints: {why}") from exc
+        t0 = time.perf_counter()
+        addrs, left_out = target_sites(modules)
+        for why in left_out:
+            _trace(self.verbose, f"syscall sites not rewritten in {why}")
+        for name, section, tp in resolved:
+            nr = -1 if tp.nr is None else tp.nr
+            try:
+                rpc.sys_add(nr, int(tp.kind == "exit"), code_of(name), tp.tp_id)
+            except frida.core.RPCException as exc:
+                why = str(exc).splitlines()[0].removeprefix("Error: ")
+                raise AttachError(f"program {name!r} (section {section}): {why}") from exc
+            self.syscall_programs.append((name, section))
+        try:
+            n = rpc.sys_patch(pack(addrs))
+        except frida.core.RPCException as exc:
+            why = str(exc).splitlines()[0].removeprefix("Error: ")
+            raise AttachError(f"process {self.pid}: rewriting syscall sites: {why}") from exc
+        self._sys_patched = True
+        for name, section in self.syscall_programs:
+            _trace(self.verbose, f"attached {section} ({name})")
+        _trace(self.verbose, f"rewrote {n} of {len(addrs)} syscall sites in "
+               f"{time.perf_counter() - t0:.3f} s")  # fmt: skip
 
     def _skip(self, name: str, section: str, why: str) -> None:
         msg = f"program {name!r} (section {section}): {why}"
@@ -492,6 +579,13 @@ class Session:
                     self._script.exports_sync.unhook(hex(addr))
                 except (self._frida.InvalidOperationError, self._frida.core.RPCException):
                     break  # the process is gone
+            if self._sys_patched:
+                with contextlib.suppress(self._frida.InvalidOperationError,
+                                         self._frida.core.RPCException):  # fmt: skip
+                    self._script.exports_sync.sys_unpatch()
+                    time.sleep(SYSCALL_RELEASE_S)
+                    self._script.exports_sync.sys_release()
+        self._sys_patched = False
         self._hooked.clear()
         if self._session is not None:
             with contextlib.suppress(self._frida.InvalidOperationError):

@@ -45,6 +45,8 @@ typedef struct bt_tls {
 /* One pointer of static TLS (glibc keeps spare static TLS for dlopen'd libraries),
  * so the hot path reads it with one %fs-relative load. */
 static __thread bt_tls *t_tls __attribute__((tls_model("initial-exec")));
+/* bt_sys.c: set while programs run on this thread (their syscalls are not reported) */
+extern __thread uint8_t bt_sys_busy __attribute__((tls_model("initial-exec"))) BT_HIDDEN;
 static pthread_key_t g_tls_key;
 static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
 
@@ -85,6 +87,11 @@ static int fail(int rc, const char *fmt, const char *arg)
 {
     snprintf(g_err, sizeof(g_err), fmt, arg);
     return rc;
+}
+
+BT_HIDDEN int bt_agent__fail(int rc, const char *fmt, const char *arg)
+{
+    return fail(rc, fmt, arg);
 }
 
 BT_EXPORT const char *bt_agent_error(void)
@@ -219,7 +226,7 @@ BT_EXPORT void bt_agent_hook_set_orig(void *hook, void *orig)
     __atomic_store_n(&((bt_hook *)hook)->orig, orig, __ATOMIC_RELEASE);
 }
 
-static inline void run(const void *prog, bt_pt_regs *regs, uint64_t cookie, const uint64_t *args,
+static inline void run(const void *prog, void *regs, uint64_t cookie, const uint64_t *args,
                        uint64_t ret, bt_ctx *ctx)
 {
     /* field by field, not bt_ctx__init: no memset call (and no AVX memset) per hit */
@@ -235,13 +242,25 @@ static inline void run(const void *prog, bt_pt_regs *regs, uint64_t cookie, cons
     bt_prog__exec(prog, (uint64_t)(uintptr_t)regs, 0, ctx);
 }
 
+/* A tracepoint program (bt_sys.c): r1 = its context. */
+BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t cookie, bt_ctx *ctx)
+{
+    run(prog, r1, cookie, NULL, 0, ctx);
+    return 0;
+}
+
 /* Called by bt_tramp_enter; nonzero: skip the function and return regs->ax. */
 BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
 {
+    if (__builtin_expect(bt_sys_busy, 0))
+        return 0;                     /* called from a syscall program's helper */
+    bt_sys_busy = 1;                  /* tls_get's mmap: not a syscall to report */
     bt_tls *t = tls_get();
+    bt_sys_busy = 0;
     if (__builtin_expect(!t || t->busy, 0))
         return 0;
     t->busy = 1;
+    bt_sys_busy = 1;
     regs->orig_ax = (uint64_t)-1;
     regs->ip = h->addr;
     regs->cs = 0x33;
@@ -273,6 +292,7 @@ BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
         }
     }
     t->busy = 0;
+    bt_sys_busy = 0;
     return skip;
 }
 
@@ -290,12 +310,14 @@ BT_HIDDEN uint64_t bt_agent__on_return(bt_pt_regs *regs)
     regs->ss = 0x2b;
     regs->flags = 0x246;
     const bt_hook *h = e->hook;
-    if (!t->busy) {
+    if (!t->busy && !bt_sys_busy) {
         t->busy = 1;
+        bt_sys_busy = 1;
         bt_ctx ctx;
         for (uint32_t i = 0; i < h->n_ret; i++)
             run(h->ret[i], regs, h->ret_cookie[i], NULL, regs->ax, &ctx);
         t->busy = 0;
+        bt_sys_busy = 0;
     }
     return e->ret;
 }

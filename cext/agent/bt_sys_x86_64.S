@@ -1,0 +1,170 @@
+/* x86_64 syscall hook entry; see bt_sys.h for the picture.
+ *
+ * Entered from page 0's nop sled with rsp = E - 8, where E is rsp at the rewritten
+ * site and [E - 8] the return address (site + 2) `call *%rax` pushed; rax = syscall
+ * number, rdi rsi rdx r10 r8 r9 = its arguments. rcx and r11 are free (the syscall
+ * instruction clobbers them too).
+ *
+ * CALL_C frame (below the rest of the red zone, 16-byte aligned):
+ *   rsp+0     xmm0..xmm15 (256 bytes)
+ *   rsp+256   struct bt_sys_regs: nr, rdi, rsi, rdx, r10, r8, r9
+ *   rsp+312   E - 8 (the return slot; bt_sys_regs.ret_slot)
+ */
+#define FRAME 320
+#define REGS 256
+#define REDZONE 128
+#define NR_RT_SIGRETURN 15
+#define NR_CLONE 56
+#define NR_VFORK 58
+#define NR_CLONE3 435
+#define CLONE_VM 0x100
+
+.macro CALL_C fn
+    mov %rsp, %r11
+    lea -(REDZONE - 8)(%rsp), %rsp
+    and $-16, %rsp
+    sub $FRAME, %rsp
+    mov %r11, REGS+56(%rsp)
+    mov %rax, REGS+0(%rsp)
+    mov %rdi, REGS+8(%rsp)
+    mov %rsi, REGS+16(%rsp)
+    mov %rdx, REGS+24(%rsp)
+    mov %r10, REGS+32(%rsp)
+    mov %r8, REGS+40(%rsp)
+    mov %r9, REGS+48(%rsp)
+    movaps %xmm0, 0(%rsp)
+    movaps %xmm1, 16(%rsp)
+    movaps %xmm2, 32(%rsp)
+    movaps %xmm3, 48(%rsp)
+    movaps %xmm4, 64(%rsp)
+    movaps %xmm5, 80(%rsp)
+    movaps %xmm6, 96(%rsp)
+    movaps %xmm7, 112(%rsp)
+    movaps %xmm8, 128(%rsp)
+    movaps %xmm9, 144(%rsp)
+    movaps %xmm10, 160(%rsp)
+    movaps %xmm11, 176(%rsp)
+    movaps %xmm12, 192(%rsp)
+    movaps %xmm13, 208(%rsp)
+    movaps %xmm14, 224(%rsp)
+    movaps %xmm15, 240(%rsp)
+    lea REGS(%rsp), %rdi
+    call \fn
+    movaps 0(%rsp), %xmm0
+    movaps 16(%rsp), %xmm1
+    movaps 32(%rsp), %xmm2
+    movaps 48(%rsp), %xmm3
+    movaps 64(%rsp), %xmm4
+    movaps 80(%rsp), %xmm5
+    movaps 96(%rsp), %xmm6
+    movaps 112(%rsp), %xmm7
+    movaps 128(%rsp), %xmm8
+    movaps 144(%rsp), %xmm9
+    movaps 160(%rsp), %xmm10
+    movaps 176(%rsp), %xmm11
+    movaps 192(%rsp), %xmm12
+    movaps 208(%rsp), %xmm13
+    movaps 224(%rsp), %xmm14
+    movaps 240(%rsp), %xmm15
+    mov REGS+8(%rsp), %rdi
+    mov REGS+16(%rsp), %rsi
+    mov REGS+24(%rsp), %rdx
+    mov REGS+32(%rsp), %r10
+    mov REGS+40(%rsp), %r8
+    mov REGS+48(%rsp), %r9
+    mov REGS+56(%rsp), %rsp
+.endm
+
+    .text
+    .globl bt_sys_entry
+    .hidden bt_sys_entry
+    .type bt_sys_entry, @function
+    .p2align 4
+bt_sys_entry:
+    cmp $NR_RT_SIGRETURN, %rax
+    je .Lsigreturn
+    cmp $NR_CLONE, %rax
+    je .Lclone
+    cmp $NR_VFORK, %rax
+    je .Lvfork
+    cmp $NR_CLONE3, %rax
+    je .Lclone3
+    lea bt_sys_want(%rip), %r11
+    cmpb $0, (%r11,%rax)
+    jne .Lslow
+    syscall                                 /* no program wants this one */
+    ret
+.Lslow:
+    CALL_C bt_sys__dispatch                 /* rax = the result */
+    ret
+
+.Lsigreturn:                                /* the signal frame lies at E */
+    lea 8(%rsp), %rsp
+    syscall
+    ud2
+
+.Lclone:                                    /* rdi = flags, rsi = new stack */
+    test %rsi, %rsi
+    jnz .Lclone_stack
+    test $CLONE_VM, %edi
+    jnz .Lvfork
+    jmp .Lslow                              /* fork-like: the child has its own stack copy */
+.Lclone_stack:                              /* the child starts at site + 2 on rsi */
+    CALL_C bt_sys__enter_only               /* rax = nr */
+    mov (%rsp), %r11
+    mov %r11, -8(%rsi)
+    lea -8(%rsi), %rsi
+    syscall
+    lea 8(%rsi), %rsi
+    ret                                     /* parent: from E - 8; child: from rsi - 8 */
+
+.Lclone3:                                   /* rdi = struct clone_args *, rsi = size */
+    mov 40(%rdi), %r11                      /* .stack */
+    test %r11, %r11
+    jnz .Lclone3_stack
+    testq $CLONE_VM, (%rdi)
+    jnz .Lvfork
+    jmp .Lslow
+.Lclone3_stack:
+    CALL_C bt_sys__clone3_prepare           /* rax = a copy with room for 2 words, or -errno */
+    cmp $-4095, %rax
+    jae 2f
+    mov %rax, %rdi
+    mov $NR_CLONE3, %eax
+    syscall
+    test %rax, %rax
+    jz 1f
+    mov bt_sys_clone_rdi@gottpoff(%rip), %rcx
+    mov %fs:(%rcx), %rdi                    /* parent: its own struct pointer back */
+2:  ret
+1:  pop %rdi                                /* child: on the new stack, pushed by prepare */
+    ret
+
+.Lvfork:                                    /* the child runs on this very stack */
+    CALL_C bt_sys__enter_only
+    pop %r11                                /* rsp = E, nothing of ours left on it */
+    mov bt_sys_vfork_ret@gottpoff(%rip), %rcx
+    mov %r11, %fs:(%rcx)
+    syscall
+    mov bt_sys_vfork_ret@gottpoff(%rip), %rcx
+    jmp *%fs:(%rcx)
+    .size bt_sys_entry, . - bt_sys_entry
+
+/* long bt_sys_raw(long nr, long a0, ..., long a5): a system call no hook sees */
+    .globl bt_sys_raw
+    .hidden bt_sys_raw
+    .type bt_sys_raw, @function
+    .p2align 4
+bt_sys_raw:
+    mov %rdi, %rax
+    mov %rsi, %rdi
+    mov %rdx, %rsi
+    mov %rcx, %rdx
+    mov %r8, %r10
+    mov %r9, %r8
+    mov 8(%rsp), %r9
+    syscall
+    ret
+    .size bt_sys_raw, . - bt_sys_raw
+
+    .section .note.GNU-stack, "", @progbits
