@@ -13,6 +13,7 @@ Does not own: rewriting (the agent), which syscalls are traced (bpftime.syscalls
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -87,3 +88,24 @@ def target_sites(modules: Iterable[Any]) -> tuple[list[int], list[str]]:
 def pack(addrs: Sequence[int]) -> str:
     """Addresses as one hex string for the agent script (16 hex digits each)."""
     return "".join(f"{a:016x}" for a in addrs)
+
+
+def skip_reason() -> str | None:
+    """Why syscall tracepoints cannot be attached to processes here, or None if they can."""
+    from .uprobe import skip_reason as uprobe_skip
+
+    why = uprobe_skip()
+    if why is not None:
+        return why
+    try:
+        import capstone  # noqa: F401
+    except ImportError:
+        return "needs capstone (pip install capstone)"
+    try:
+        min_addr = int(Path("/proc/sys/vm/mmap_min_addr").read_text())
+    except (OSError, ValueError):
+        min_addr = 4096
+    if os.geteuid() != 0 and min_addr > 0:
+        return ("syscall tracepoints map page 0 in the target: needs root (CAP_SYS_RAWIO) "
+                "or vm.mmap_min_addr=0")  # fmt: skip
+    return None

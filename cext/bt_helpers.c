@@ -180,6 +180,11 @@ static void pid_forget(void)
     t_pid_tgid = 0;
 }
 
+void bt_helpers__forget_pid(void)
+{
+    pid_forget();
+}
+
 static void pid_atfork_register(void)
 {
     pthread_atfork(NULL, NULL, pid_forget);

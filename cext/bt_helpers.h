@@ -85,4 +85,8 @@ int bt_user_stack(uint64_t *ips, int max, uint64_t skip);
  * Returns the message length or a negative errno. */
 long bt_trace__write(bt_ctx *ctx, const char *msg, uint32_t len);
 
+/* A fork child learnt of by the syscall hooks before libc's atfork handlers ran:
+ * bpf_get_current_pid_tgid must not return the parent's ids meanwhile. */
+void bt_helpers__forget_pid(void);
+
 #endif

@@ -17,12 +17,13 @@
 
 #include "bt_agent.h"
 #include "bt_ctx.h"
+#include "bt_helpers.h"
 #include "bt_sys.h"
 
 #define BT_EXPORT __attribute__((visibility("default")))
 #define BT_HIDDEN __attribute__((visibility("hidden")))
 #define TLS_IE __attribute__((tls_model("initial-exec")))
-#define SLED_JMP BT_SYS_NR_MAX
+#define SLED_JMP (BT_SYS_NR_MAX + 4)
 #define MAX_EXCLUDED 256
 
 enum { T_UNKNOWN, T_TRACED, T_EXCLUDED };
@@ -146,8 +147,10 @@ BT_HIDDEN long bt_sys__dispatch(bt_sys_regs *r)
     int skip = run_enter(r, &value);
     bt_sys_busy = 0;
     long ret = skip ? (long)value : raw6(r);
-    if (ret == 0 && (r->nr == SYS_clone || r->nr == SYS_fork || r->nr == SYS_clone3))
+    if (ret == 0 && (r->nr == SYS_clone || r->nr == SYS_fork || r->nr == SYS_clone3)) {
         t_state = T_UNKNOWN;      /* a fork child: another thread id */
+        bt_helpers__forget_pid();
+    }
     if (!__atomic_load_n(&g_on, __ATOMIC_ACQUIRE))
         return ret;
     bt_sys_busy = 1;
@@ -208,7 +211,11 @@ BT_EXPORT int bt_agent_sys_init(const int32_t *excluded, uint32_t n_excluded)
                                   "vm.mmap_min_addr=0", strerror(err));
         }
         __asm__("" : "+r"(page));  /* it is 0: the compiler must not treat it as NULL */
-        memset(page, 0x90, SLED_JMP);
+        /* not nops: `cmp $imm32, %eax` (3d xx xx xx xx) from any byte on, five bytes per
+         * instruction, so the longest way (syscall 0) is ~100 instructions, not 512; four
+         * nops catch whichever instruction ends inside them */
+        memset(page, 0x3d, BT_SYS_NR_MAX);
+        memset(page + BT_SYS_NR_MAX, 0x90, 4);
         uint8_t *j = page + SLED_JMP;
         uint64_t entry = (uint64_t)(uintptr_t)bt_sys_entry;
         j[0] = 0x49; j[1] = 0xbb;                 /* movabs $entry, %r11 */

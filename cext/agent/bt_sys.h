@@ -5,8 +5,10 @@
  * with capstone) is rewritten into `call *%rax` (ff d0), also two bytes. At that point
  * rax holds the system call number, so the call lands in page 0, which the agent maps:
  *
- *   0x000 .. 0x1ff   nop sled (one 0x90 per possible syscall number)
- *   0x200            movabs $bt_sys_entry, %r11 ; jmp *%r11
+ *   0x000 .. 0x1ff   sled: 0x3d bytes, i.e. `cmp $0x3d3d3d3d, %eax` from wherever the
+ *                    call lands (five bytes an instruction: a fifth of a nop sled's steps)
+ *   0x200 .. 0x203   nops (the last cmp may end inside them)
+ *   0x204            movabs $bt_sys_entry, %r11 ; jmp *%r11
  *
  *   site: call *%rax ──► [nr] nop ... nop ──► bt_sys_entry (bt_sys_x86_64.S)
  *       no program for nr: syscall; ret                       (pass-through, a few ns)
@@ -34,7 +36,7 @@
 
 #include <stdint.h>
 
-#define BT_SYS_NR_MAX 512          /* nop sled length: syscall numbers 0..511 */
+#define BT_SYS_NR_MAX 512          /* sled length: syscall numbers 0..511 */
 #define BT_SYS_MAX_PROGS 8
 
 /* struct trace_event_raw_sys_enter / the sys_enter_* formats (64 bytes) */
