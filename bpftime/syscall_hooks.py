@@ -13,9 +13,9 @@ Does not own: rewriting (the agent), which syscalls are traced (bpftime.syscalls
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from elftools.elf.elffile import ELFFile

@@ -394,8 +394,9 @@ class Session:
                 tracepoints.append((name, ps.section, tuple(ps.attach)))
                 continue
             if ps.kind not in PROBE_KINDS:
-                self._skip(name, ps.section, f"kind {ps.kind!r} cannot be attached by `run` yet "
-                           "(uprobe/, uretprobe/ and syscall tracepoint/ sections can)")  # fmt: skip
+                self._skip(name, ps.section, f"kind {ps.kind!r} cannot be attached by `run` "
+                           "yet (uprobe/, uretprobe/ and syscall tracepoint/ sections "
+                           "can)")  # fmt: skip
                 continue
             if not ps.attach:
                 self._skip(name, ps.section, "the section names no target; use "
@@ -451,7 +452,8 @@ class Session:
         _trace(self.verbose, f"setup took {time.perf_counter() - t0:.3f} s")
 
     def _attach_syscalls(self, rpc: Any, tracepoints: list[tuple[str, str, tuple[Any, ...]]],
-                         code_of: Callable[[str], str], modules: Sequence[Module]) -> None:  # fmt: skip
+                         code_of: Callable[[str], str],
+                         modules: Sequence[Module]) -> None:  # fmt: skip
         """Syscall tracepoint programs: resolve each, hand them to the agent, rewrite the
         ``syscall`` instructions of every loaded module (cext/agent/bt_sys.h)."""
         from .syscall_hooks import pack, target_sites

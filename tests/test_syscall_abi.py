@@ -83,23 +83,22 @@ def test_attach_running_process_detach_restores_it(victim: Path) -> None:
     proc = subprocess.Popen([str(victim), "100000000"], stdout=subprocess.PIPE)
     try:
         time.sleep(0.2)  # in its getppid loop
-        with bpftime.load(OBJ) as obj:
-            with uprobe.attach(proc.pid, obj) as s:
-                assert _maps_page0(proc.pid)
-                modules = [uprobe.Module(m.name, m.base, m.path)
-                           for m in _modules(s)]  # fmt: skip
-                sites, _ = syscall_hooks.target_sites(modules)
-                assert sites and all(_mem(proc.pid, a, 2) == b"\xff\xd0" for a in sites)
-                deadline = time.monotonic() + 20
-                while obj["facts"][PPID_IN] < 1000 and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                s.detach()
-                seen = obj["facts"][PPID_IN]
-                assert seen >= 1000
-                assert all(_mem(proc.pid, a, 2) == b"\x0f\x05" for a in sites)
-                assert not _maps_page0(proc.pid)
-                time.sleep(0.2)
-                assert obj["facts"][PPID_IN] == seen  # no more reports after detach
+        with bpftime.load(OBJ) as obj, uprobe.attach(proc.pid, obj) as s:
+            assert _maps_page0(proc.pid)
+            modules = [uprobe.Module(m.name, m.base, m.path)
+                       for m in _modules(s)]  # fmt: skip
+            sites, _ = syscall_hooks.target_sites(modules)
+            assert sites and all(_mem(proc.pid, a, 2) == b"\xff\xd0" for a in sites)
+            deadline = time.monotonic() + 20
+            while obj["facts"][PPID_IN] < 1000 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            s.detach()
+            seen = obj["facts"][PPID_IN]
+            assert seen >= 1000
+            assert all(_mem(proc.pid, a, 2) == b"\x0f\x05" for a in sites)
+            assert not _maps_page0(proc.pid)
+            time.sleep(0.2)
+            assert obj["facts"][PPID_IN] == seen  # no more reports after detach
         assert proc.poll() is None  # still running, unharmed
     finally:
         proc.kill()
