@@ -49,6 +49,7 @@ from .errors import AttachError, BpftimeError, ElfError, MapError
 from .insn import MapBinding, validate
 from .object import BpfObject, load
 
+PROG_ARRAY = 3
 RINGBUF = 27
 EXIT_UNKNOWN = 255  # a spawned process whose exit status someone else collected
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
@@ -75,6 +76,7 @@ rpc.exports = {
     A.base = fn('bt_agent_segment_base', 'pointer', []);
     A.error = fn('bt_agent_error', 'pointer', []);
     A.load = fn('bt_agent_prog_load', 'pointer', ['uint64', 'uint64', 'uint64']);
+    A.setId = fn('bt_agent_prog_set_id', 'int', ['pointer', 'uint32']);
     A.hookNew = fn('bt_agent_hook_new', 'pointer', ['uint64']);
     A.hookAdd = fn('bt_agent_hook_add', 'int', ['pointer', 'int', 'pointer', 'uint64']);
     A.stub = fn('bt_agent_hook_stub', 'pointer', ['pointer']);
@@ -83,8 +85,10 @@ rpc.exports = {
     if (rc !== 0) throw new Error(A.error().readUtf8String());
     return A.base().toString();
   },
-  load(off, len, entry) {
-    return check(A.load(uint64(off), uint64(len), uint64(entry))).toString();
+  load(off, len, entry, id) {
+    const p = check(A.load(uint64(off), uint64(len), uint64(entry)));
+    if (A.setId(p, id) !== 0) throw new Error(A.error().readUtf8String());
+    return p.toString();
   },
   hook(addr, progs) {
     const h = check(A.hookNew(uint64(addr)));
@@ -387,9 +391,12 @@ class Session:
         wanted: list[tuple[str, str, str, tuple[Any, ...]]] = []  # program, section, kind, target
         tracepoints: list[tuple[str, str, tuple[Any, ...]]] = []  # program, section, target
         manual = {m.program for m in self.obj.uprobes}
+        # programs a PROG_ARRAY starts with: reached by tail calls, not attached
+        tail_targets = {t for ms in self.obj.spec.maps if ms.type == PROG_ARRAY
+                        for t in ms.init_values.values()}  # fmt: skip
         for name, ps in self.obj.spec.programs.items():
-            if name in manual and not ps.attach:
-                continue  # attached by obj.attach_uprobe(...) only
+            if (name in manual or name in tail_targets) and not ps.attach:
+                continue  # attached by obj.attach_uprobe(...) only, or a tail call's target
             if ps.kind == "tracepoint" and ps.attach:
                 tracepoints.append((name, ps.section, tuple(ps.attach)))
                 continue
@@ -415,7 +422,8 @@ class Session:
                 decoded = validate(self.obj.spec.programs[name].insns, helper_ids, bindings)
                 code = pic.compile_pic(decoded, name)
                 off = seg.alloc_bytes(code.code)
-                codes[name] = rpc.load(off, len(code.code), code.entry)
+                codes[name] = rpc.load(off, len(code.code), code.entry,
+                                       self.obj.programs[name].id)  # fmt: skip
             return codes[name]
 
         for name, section, kind, (binary, symbol, offset) in wanted:
@@ -449,6 +457,9 @@ class Session:
                    f"in {p.target.binary}")  # fmt: skip
         if tracepoints:
             self._attach_syscalls(rpc, tracepoints, code_of, modules)
+        if any(ms.type == PROG_ARRAY for ms in self.obj.spec.maps):
+            for name in self.obj.spec.programs:  # tail calls may reach any of them
+                code_of(name)
         _trace(self.verbose, f"setup took {time.perf_counter() - t0:.3f} s")
 
     def _attach_syscalls(self, rpc: Any, tracepoints: list[tuple[str, str, tuple[Any, ...]]],

@@ -41,6 +41,17 @@ int bt_prog__register(bt_prog *p)
     return rc;
 }
 
+int bt_prog__register_as(bt_prog *p, uint32_t id)
+{
+    if (id == 0 || id > BT_MAX_PROGS)
+        return -EINVAL;
+    lock();
+    bt_progs[id - 1] = p;
+    p->id = id;
+    unlock();
+    return 0;
+}
+
 void bt_prog__unregister(bt_prog *p)
 {
     if (!p->id)

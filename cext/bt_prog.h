@@ -44,6 +44,9 @@ void bt_prog__set_interpreter(bt_interp_fn fn);
 
 /* Give p an id (>= 1) in this process's registry; 0 or -ENOSPC. */
 int bt_prog__register(bt_prog *p);
+/* The same with a given id (the agent mirrors the controller's ids, which PROG_ARRAY
+ * maps in the shared segment hold); replaces whatever had it. 0 or -EINVAL. */
+int bt_prog__register_as(bt_prog *p, uint32_t id);
 void bt_prog__unregister(bt_prog *p);
 const bt_prog *bt_prog__by_id(uint32_t id);
 

@@ -83,6 +83,16 @@ def test_probes_change_nothing_and_count_exactly(victim: Path,
     assert counts[OFF_IN] == N  # binary:0xoffset form
 
 
+def test_tail_calls_in_the_target(victim: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    with bpftime.load(REPO / "tests" / "objects" / "uprobe_tailcall.bpf.o") as obj:
+        status, out = _traced(victim, capfd, obj)
+        counts = [obj["tc_counts"][i] for i in range(3)]
+    fib = re.search(r"fib_calls (\d+)", out)
+    assert status == 3 and fib
+    # every fib entry tail-called into tail_target; the code after the call never ran
+    assert counts == [int(fib[1]), int(fib[1]), 0]
+
+
 def _file_offset(path: Path, symbol: str) -> int:
     from elftools.elf.elffile import ELFFile
 

@@ -157,6 +157,14 @@ BT_EXPORT void *bt_agent_prog_load(uint64_t code_off, uint64_t len, uint64_t ent
     return p;
 }
 
+/* Give a loaded program the id the controller's registry has for it, so that tail calls
+ * through PROG_ARRAY maps (which hold those ids) find it here too. */
+BT_EXPORT int bt_agent_prog_set_id(void *prog, uint32_t id)
+{
+    int rc = bt_prog__register_as(prog, id);
+    return rc ? fail(rc, "%s", "program id out of range") : 0;
+}
+
 /* `pages` pages within +-2 GiB of addr if free, so frida's jump and ours stay short;
  * else anywhere. */
 static uint8_t *alloc_near(uint64_t addr, size_t size)
