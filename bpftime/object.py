@@ -63,6 +63,7 @@ class BpfObject:
         self.maps = maps
         self.programs = programs
         self.uprobes: list[UprobeSpec] = []
+        self.tracepoints: list[tuple[str, str, str]] = []  # attach_tracepoint: program, tp
 
     @property
     def shm_name(self) -> str:
@@ -117,6 +118,18 @@ class BpfObject:
                          addr: int | None = None) -> None:  # fmt: skip
         """``attach_uprobe`` for the function's return."""
         self.attach_uprobe(name, sym, fn_name, addr, 0, retprobe=True)
+
+    def attach_tracepoint(self, tp: str = "", fn_name: str = "") -> None:
+        """Run program ``fn_name`` on tracepoint ``tp`` (bcc's ``"category:name"``, e.g.
+        ``"syscalls:sys_enter_openat"`` or ``"raw_syscalls:sys_exit"``; ``/`` also
+        separates) in the processes ``bpftime.spawn``/``bpftime.attach`` trace."""
+        if fn_name not in self.programs:
+            raise KeyError(f"no program {fn_name!r}; programs: {', '.join(self.programs)}")
+        category, sep, name = tp.replace("/", ":").partition(":")
+        if not sep or not category or not name:
+            raise ValueError(f"tracepoint {tp!r}: expected category:name, e.g. "
+                             "syscalls:sys_enter_openat")  # fmt: skip
+        self.tracepoints.append((fn_name, category, name))
 
     # --- bpf_printk output
     def trace_lines(self) -> list[str]:

@@ -390,7 +390,7 @@ class Session:
         by_addr: dict[int, list[tuple[int, str, int]]] = {}
         wanted: list[tuple[str, str, str, tuple[Any, ...]]] = []  # program, section, kind, target
         tracepoints: list[tuple[str, str, tuple[Any, ...]]] = []  # program, section, target
-        manual = {m.program for m in self.obj.uprobes}
+        manual = {m.program for m in self.obj.uprobes} | {t[0] for t in self.obj.tracepoints}
         # programs a PROG_ARRAY starts with: reached by tail calls, not attached
         tail_targets = {t for ms in self.obj.spec.maps if ms.type == PROG_ARRAY
                         for t in ms.init_values.values()}  # fmt: skip
@@ -411,6 +411,8 @@ class Session:
                            "obj.attach_uprobe(...)")  # fmt: skip
                 continue
             wanted.append((name, ps.section, ps.kind, tuple(ps.attach)))
+        for prog, category, tp_name in self.obj.tracepoints:
+            tracepoints.append((prog, f"tracepoint {category}:{tp_name}", (category, tp_name)))
         for m in self.obj.uprobes:
             kind = "uretprobe" if m.retprobe else "uprobe"
             where = f"{kind} {m.binary}:{m.symbol or hex(m.offset)}"

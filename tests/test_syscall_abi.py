@@ -68,6 +68,24 @@ def test_tracepoints_change_nothing_and_count_exactly(victim: Path,
     assert EXIT_GROUP not in exits  # exit_group does not return
 
 
+def test_attach_tracepoint_by_hand(victim: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    with bpftime.load(OBJ) as obj:
+        obj.attach_tracepoint("syscalls:sys_enter_getppid", "ppid_enter")  # a second time
+        with uprobe.spawn([str(victim), "10"], obj) as s:
+            assert s.wait(60) == 9
+        m = re.search(r"getppid calls: (\d+)", capfd.readouterr().out)
+        assert m
+        assert obj["facts"][PPID_IN] == 2 * int(m[1])
+        assert obj["facts"][PPID_OUT] == int(m[1])
+
+
+def test_not_a_syscall_tracepoint(victim: Path) -> None:
+    with bpftime.load(OBJ) as obj:
+        obj.attach_tracepoint("sched:sched_switch", "ppid_enter")
+        with pytest.raises(AttachError, match="sched_switch"):
+            uprobe.spawn([str(victim), "1"], obj)
+
+
 def _mem(pid: int, addr: int, n: int) -> bytes:
     with open(f"/proc/{pid}/mem", "rb") as f:
         f.seek(addr)
