@@ -27,6 +27,7 @@
 #define MAX_EXCLUDED 256
 
 enum { T_UNKNOWN, T_TRACED, T_EXCLUDED };
+_Static_assert(T_EXCLUDED == 2, "T_EXCLUDED in bt_sys_x86_64.S");
 
 typedef struct prog_list {
     uint32_t n;
@@ -46,7 +47,7 @@ BT_HIDDEN __thread uint64_t bt_sys_vfork_ret TLS_IE;
 BT_HIDDEN __thread uint64_t bt_sys_clone_rdi TLS_IE;
 /* set while this thread runs programs (syscall or uprobe): their syscalls pass through */
 BT_HIDDEN __thread uint8_t bt_sys_busy TLS_IE;
-static __thread uint8_t t_state TLS_IE;
+BT_HIDDEN __thread uint8_t bt_sys_state TLS_IE;  /* T_*: bt_sys_entry copies it to new threads */
 static __thread int32_t t_tid TLS_IE;
 static __thread uint64_t t_clone_args[16] TLS_IE;  /* clone3's struct, 128 bytes at most */
 
@@ -70,15 +71,15 @@ static inline long raw6(const bt_sys_regs *r)
  * that existed when hooks went in are known by id; later ones belong to the target. */
 static inline int traced_thread(void)
 {
-    if (__builtin_expect(t_state == T_UNKNOWN, 0)) {
+    if (__builtin_expect(bt_sys_state == T_UNKNOWN, 0)) {
         int32_t tid = (int32_t)bt_sys_raw(SYS_gettid, 0, 0, 0, 0, 0, 0);
         t_tid = tid;
-        t_state = T_TRACED;
+        bt_sys_state = T_TRACED;
         for (uint32_t i = 0; i < g_n_excluded; i++)
             if (g_excluded[i] == tid)
-                t_state = T_EXCLUDED;
+                bt_sys_state = T_EXCLUDED;
     }
-    return t_state == T_TRACED;
+    return bt_sys_state == T_TRACED;
 }
 
 static void run_list(const prog_list *l, void *ctxbuf, uint16_t *type)
@@ -148,7 +149,7 @@ BT_HIDDEN long bt_sys__dispatch(bt_sys_regs *r)
     bt_sys_busy = 0;
     long ret = skip ? (long)value : raw6(r);
     if (ret == 0 && (r->nr == SYS_clone || r->nr == SYS_fork || r->nr == SYS_clone3)) {
-        t_state = T_UNKNOWN;      /* a fork child: another thread id */
+        bt_sys_state = T_UNKNOWN;      /* a fork child: another thread id */
         bt_helpers__forget_pid();
     }
     if (!__atomic_load_n(&g_on, __ATOMIC_ACQUIRE))
@@ -173,8 +174,9 @@ BT_HIDDEN long bt_sys__enter_only(bt_sys_regs *r)
     return (long)r->nr;
 }
 
-/* clone3 with a new stack: a copy of the caller's struct clone_args whose stack is 16
- * bytes shorter, the top two words holding what the child pops (rdi, the return). */
+/* clone3 with a new stack: a copy of the caller's struct clone_args whose stack is 24
+ * bytes shorter, the top three words holding what the child pops (its state, rdi, the
+ * return address). */
 BT_HIDDEN long bt_sys__clone3_prepare(bt_sys_regs *r)
 {
     bt_sys__enter_only(r);
@@ -184,12 +186,13 @@ BT_HIDDEN long bt_sys__clone3_prepare(bt_sys_regs *r)
         return size < 64 ? -EINVAL : -ENOSYS;   /* ENOSYS: libc falls back to clone */
     memcpy(t_clone_args, args, size);
     uint64_t stack = t_clone_args[5], stack_size = t_clone_args[6];
-    if (stack_size < 16)
+    if (stack_size < 24)
         return -EINVAL;
     uint64_t *top = (uint64_t *)(uintptr_t)(stack + stack_size);
+    top[-3] = bt_sys_state;       /* the child's state: frida's threads beget frida's */
     top[-2] = r->args[0];
     top[-1] = *r->ret_slot;
-    t_clone_args[6] = stack_size - 16;
+    t_clone_args[6] = stack_size - 24;
     bt_sys_clone_rdi = r->args[0];
     return (long)(uintptr_t)t_clone_args;
 }
@@ -231,6 +234,16 @@ BT_EXPORT int bt_agent_sys_init(const int32_t *excluded, uint32_t n_excluded)
     g_n_excluded = n_excluded < MAX_EXCLUDED ? n_excluded : MAX_EXCLUDED;
     memcpy(g_excluded, excluded, g_n_excluded * sizeof(*excluded));
     return 0;
+}
+
+/* A spawned process's main thread is excluded while frida's code finishes on it (after
+ * resume); a hook at the program's entry point (bt_hook.sys_begin) calls this, and the
+ * program's own syscalls begin there. */
+BT_EXPORT void bt_agent_sys_thread_begin(void *invocation_context)
+{
+    (void)invocation_context;
+    t_tid = (int32_t)bt_sys_raw(SYS_gettid, 0, 0, 0, 0, 0, 0);
+    bt_sys_state = T_TRACED;
 }
 
 /* nr < 0: every syscall (raw_syscalls); ret: 0 = sys_enter, 1 = sys_exit. */

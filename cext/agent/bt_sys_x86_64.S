@@ -18,6 +18,7 @@
 #define NR_VFORK 58
 #define NR_CLONE3 435
 #define CLONE_VM 0x100
+#define T_EXCLUDED 2                /* enum in bt_sys.c */
 
 .macro CALL_C fn
     mov %rsp, %r11
@@ -75,6 +76,14 @@
     mov REGS+56(%rsp), %rsp
 .endm
 
+.macro CHILD_STATE                         /* rcx = the parent's bt_sys_state */
+    cmp $T_EXCLUDED, %ecx                   /* only frida's threads' children: their TLS */
+    jne 2f                                  /* is glibc's, so the slot exists */
+    mov bt_sys_state@gottpoff(%rip), %r11
+    mov %cl, %fs:(%r11)
+2:
+.endm
+
     .text
     .globl bt_sys_entry
     .hidden bt_sys_entry
@@ -113,10 +122,19 @@ bt_sys_entry:
     CALL_C bt_sys__enter_only               /* rax = nr */
     mov (%rsp), %r11
     mov %r11, -8(%rsi)
-    lea -8(%rsi), %rsi
+    mov bt_sys_state@gottpoff(%rip), %r11
+    movzbl %fs:(%r11), %r11d
+    mov %r11, -16(%rsi)
+    lea -16(%rsi), %rsi
     syscall
-    lea 8(%rsi), %rsi
-    ret                                     /* parent: from E - 8; child: from rsi - 8 */
+    test %rax, %rax
+    jz 1f
+    lea 16(%rsi), %rsi
+    ret                                     /* parent: from E - 8 */
+1:  pop %rcx                                /* child, on rsi - 16: the parent's state */
+    lea 16(%rsi), %rsi
+    CHILD_STATE
+    ret
 
 .Lclone3:                                   /* rdi = struct clone_args *, rsi = size */
     mov 40(%rdi), %r11                      /* .stack */
@@ -137,7 +155,9 @@ bt_sys_entry:
     mov bt_sys_clone_rdi@gottpoff(%rip), %rcx
     mov %fs:(%rcx), %rdi                    /* parent: its own struct pointer back */
 2:  ret
-1:  pop %rdi                                /* child: on the new stack, pushed by prepare */
+1:  pop %rcx                                /* child: on the new stack, pushed by prepare */
+    pop %rdi
+    CHILD_STATE
     ret
 
 .Lvfork:                                    /* the child runs on this very stack */
