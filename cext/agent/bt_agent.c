@@ -189,7 +189,6 @@ static uint8_t *alloc_near(uint64_t addr, size_t size)
 }
 
 BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs);
-void bt_agent_sys_thread_begin(void *invocation_context);
 
 /* Two pages: a copy of bt_tpl_enter (then read-only, executable), then the bt_hook. */
 BT_EXPORT void *bt_agent_hook_new(uint64_t addr)
@@ -223,12 +222,6 @@ BT_EXPORT int bt_agent_hook_add(void *hook, int ret, void *prog, uint64_t cookie
     (ret ? h->ret_cookie : h->enter_cookie)[*n] = cookie;
     __atomic_store_n(n, *n + 1, __ATOMIC_RELEASE);
     return 0;
-}
-
-/* Mark a hook as the spawned program's entry point (see bt_agent_sys_thread_begin). */
-BT_EXPORT void bt_agent_hook_sys_begin(void *hook)
-{
-    ((bt_hook *)hook)->sys_begin = 1;
 }
 
 BT_EXPORT void *bt_agent_hook_stub(void *hook)
@@ -267,8 +260,6 @@ BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t cookie, bt_ctx 
 /* Called by bt_tramp_enter; nonzero: skip the function and return regs->ax. */
 BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
 {
-    if (__builtin_expect(h->sys_begin, 0))
-        bt_agent_sys_thread_begin(NULL);
     if (__builtin_expect(bt_sys_busy, 0))
         return 0;                     /* called from a syscall program's helper */
     bt_sys_busy = 1;                  /* tls_get's mmap: not a syscall to report */

@@ -53,7 +53,6 @@ struct bt_hook {
     uint64_t enter_cookie[BT_HOOK_MAX_PROGS];
     const void *ret[BT_HOOK_MAX_PROGS];
     uint64_t ret_cookie[BT_HOOK_MAX_PROGS];
-    uint32_t sys_begin;     /* the program's entry point: its syscalls are reported from here */
 };
 
 _Static_assert(offsetof(bt_hook, orig) == 0, "HOOK_ORIG in bt_tramp_x86_64.S");

@@ -236,16 +236,6 @@ BT_EXPORT int bt_agent_sys_init(const int32_t *excluded, uint32_t n_excluded)
     return 0;
 }
 
-/* A spawned process's main thread is excluded while frida's code finishes on it (after
- * resume); a hook at the program's entry point (bt_hook.sys_begin) calls this, and the
- * program's own syscalls begin there. */
-BT_EXPORT void bt_agent_sys_thread_begin(void *invocation_context)
-{
-    (void)invocation_context;
-    t_tid = (int32_t)bt_sys_raw(SYS_gettid, 0, 0, 0, 0, 0, 0);
-    bt_sys_state = T_TRACED;
-}
-
 /* nr < 0: every syscall (raw_syscalls); ret: 0 = sys_enter, 1 = sys_exit. */
 BT_EXPORT int bt_agent_sys_add(int32_t nr, int ret, void *prog, uint32_t tp_id)
 {
