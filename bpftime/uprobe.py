@@ -9,8 +9,9 @@ addresses where the agent mapped the segment in the target, and writing it into
 the object's segment, and driving frida: spawn or attach, load the
 native agent (``libbpftime_agent.so``, cext/agent) into the target, hand it the
 segment and the code, hook each function with ``Interceptor.replaceFast``, resume.
-A ``Session`` then streams ``bpf_printk`` lines and ring buffer records, waits
-for a spawned process, and detaches (hooks reverted; the process runs on).
+A ``Session`` then streams ``bpf_printk`` lines, ring buffer records and perf
+buffer samples, counts the records lost on the way, waits for a spawned process,
+and detaches (hooks reverted; the process runs on).
 
 JavaScript runs only at setup, in frida's script; the hot path is the agent's
 trampoline and the JIT'd code.
@@ -49,7 +50,7 @@ from .errors import AttachError, BpftimeError, ElfError, MapError
 from .insn import MapBinding, validate
 from .object import BpfObject, load
 
-RINGBUF = 27
+RINGBUF, PERF_EVENT_ARRAY = 27, 4
 EXIT_UNKNOWN = 255  # a spawned process whose exit status someone else collected
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
 PROBE_KINDS = ("uprobe", "uretprobe", "ureplace")
@@ -247,9 +248,10 @@ class _Probe:
 
 @dataclass
 class Output:
-    """One thing a session streamed: a bpf_printk line or a ring buffer record."""
+    """One thing a session streamed: a bpf_printk line, a ring buffer record or a
+    perf buffer sample."""
 
-    kind: str  # "printk" | "ringbuf"
+    kind: str  # "printk" | "ringbuf" | "perf"
     source: str  # map name for records
     data: Any
 
@@ -266,7 +268,7 @@ def rebase(bindings: dict[int, MapBinding], old: int, new: int) -> dict[int, Map
 
 
 def _record_decoder(obj: BpfObject, name: str) -> Callable[[bytes], Any]:
-    """Ring buffer ``name``'s records decoded with BTF ``struct <name>_event`` or
+    """Ring or perf buffer ``name``'s records decoded with BTF ``struct <name>_event`` or
     ``struct event`` when the object has one (a global pointer of that type puts it in
     BTF), else left as bytes."""
     for type_name in (f"struct {name}_event", "struct event"):
@@ -313,6 +315,7 @@ class Session:
         self._hooked: list[int] = []
         self._missing = missing_probes
         self._decoders: dict[str, Callable[[bytes], Any]] | None = None
+        self._perf_lost: dict[str, int] = {}  # PERF_RECORD_LOST counts read so far
         if missing_probes not in ("error", "warn", "ignore"):
             raise ValueError("missing_probes must be 'error', 'warn' or 'ignore'")
 
@@ -421,7 +424,8 @@ class Session:
 
     def poll(self, timeout: float = 0.0,
              callback: Callable[[Output], Any] | None = None) -> list[Output]:  # fmt: skip
-        """Printk lines and ring buffer records produced since the last call.
+        """Printk lines, ring buffer records and perf buffer samples produced since the
+        last call.
 
         Waits up to ``timeout`` seconds for the first one (or for the process to
         exit). With ``callback`` each is passed to it as it is read.
@@ -435,18 +439,38 @@ class Session:
                 callback(o)
 
         if self._decoders is None:
-            self._decoders = {n: _record_decoder(self.obj, n)
-                              for n, m in self.obj.maps.items() if m.type == RINGBUF}  # fmt: skip
+            self._decoders = {n: _record_decoder(self.obj, n) for n, m in self.obj.maps.items()
+                              if m.type in (RINGBUF, PERF_EVENT_ARRAY)}  # fmt: skip
         while True:
             for line in self.obj.trace_lines():
                 emit(Output("printk", "", line))
             for name, decode in self._decoders.items():
-                self.obj.maps[name].raw.consume(
-                    lambda data, n=name, d=decode: emit(Output("ringbuf", n, d(bytes(data))))
-                )
+                raw = self.obj.maps[name].raw
+                if raw.type == RINGBUF:
+                    raw.consume(lambda data, n=name, d=decode:
+                                emit(Output("ringbuf", n, d(bytes(data)))))  # fmt: skip
+                else:
+                    raw.perf_consume(None, lambda cpu, data, n=name, d=decode:
+                                     emit(Output("perf", n, d(bytes(data)))),
+                                     lambda cpu, lost, n=name: self._count_lost(n, lost))  # fmt: skip
             if out or self.poll_exit() is not None or time.monotonic() >= deadline:
                 return out
             time.sleep(min(0.01, max(deadline - time.monotonic(), 0)))
+
+    def _count_lost(self, name: str, lost: int) -> None:
+        self._perf_lost[name] = self._perf_lost.get(name, 0) + lost
+
+    def lost(self) -> dict[str, int]:
+        """Records lost so far per ring or perf buffer map: reservations a full ring
+        buffer refused, and perf samples dropped because their ring was full (reported
+        by the ring or still pending there)."""
+        counts: dict[str, int] = {}
+        for name, m in self.obj.maps.items():
+            if m.type == RINGBUF:
+                counts[name] = int(m.raw.ringbuf_dropped())
+            elif m.type == PERF_EVENT_ARRAY:
+                counts[name] = self._perf_lost.get(name, 0) + int(m.raw.perf_pending_lost())
+        return counts
 
     def poll_exit(self) -> int | None:
         """The spawned process's exit status once it has exited (None while it runs).
