@@ -71,8 +71,7 @@ def _uprobe(program: str, section: str, rest: str) -> Attach:
     if section.startswith("uretprobe") and offset:
         raise _fail(program, section, "uretprobes do not support an offset")
     if section.startswith("ureplace") and offset:
-        raise _fail(program, section, "ureplace replaces a whole function: name the "
-                    "function without an offset")
+        raise _fail(program, section, "ureplace replaces a whole function: no offset")
     try:
         return (binary, int(target, 0), offset)
     except ValueError:

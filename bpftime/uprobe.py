@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -452,7 +452,8 @@ class Session:
                 else:
                     raw.perf_consume(None, lambda cpu, data, n=name, d=decode:
                                      emit(Output("perf", n, d(bytes(data)))),
-                                     lambda cpu, lost, n=name: self._count_lost(n, lost))  # fmt: skip
+                                     lambda cpu, lost, n=name: self._count_lost(n, lost),
+                                     )  # fmt: skip
             if out or self.poll_exit() is not None or time.monotonic() >= deadline:
                 return out
             time.sleep(min(0.01, max(deadline - time.monotonic(), 0)))

@@ -63,15 +63,14 @@ def test_lost_records_counted(victim: Path) -> None:
     """Nothing is read while the victim runs: each ring keeps what fits and counts the
     rest; what was read plus what was lost is every call."""
     n = 20000  # 80-byte ring buffer records, 88-byte perf samples: far over 64 KiB rings
-    with bpftime.load(OBJ) as obj:
-        with bpftime.spawn([str(victim), str(n)], obj, stdout=subprocess.DEVNULL) as s:
-            assert s.wait(60) == 0
-            got = {"ringbuf": 0, "perf": 0}
-            while out := s.poll(0):
-                for o in out:
-                    if o.kind in got:
-                        got[o.kind] += 1
-            lost = s.lost()
+    with bpftime.spawn([str(victim), str(n)], OBJ, stdout=subprocess.DEVNULL) as s:
+        assert s.wait(60) == 0
+        got = {"ringbuf": 0, "perf": 0}
+        while out := s.poll(0):
+            for o in out:
+                if o.kind in got:
+                    got[o.kind] += 1
+        lost = s.lost()
     assert set(lost) == {"events", "perf_events"}
     assert 0 < got["ringbuf"] < n and got["ringbuf"] + lost["events"] == n
     assert 0 < got["perf"] < n and got["perf"] + lost["perf_events"] == n
