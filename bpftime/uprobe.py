@@ -1,7 +1,7 @@
 """Uprobes in another process: ``bpftime.spawn(argv, obj)`` and ``bpftime.attach(pid, obj)``.
 
-Owns the controller side of the main job: resolving each ``uprobe/`` and
-``uretprobe/`` section's target (``binary:symbol``, ``binary:symbol+offset``,
+Owns the controller side of the main job: resolving each ``uprobe/``,
+``uretprobe/`` and ``ureplace/`` section's target (``binary:symbol``, ``binary:symbol+offset``,
 ``binary:0xoffset``) to an address in the target process (pyelftools reads the
 binary's ``.symtab`` and ``.dynsym``, frida reports where each module is loaded),
 compiling every program to position-independent code (bpftime.pic), with map
