@@ -574,12 +574,12 @@ class _PerfAttr(ctypes.Structure):
                 ("config2", ctypes.c_uint64), ("pad", ctypes.c_uint8 * 64)]  # fmt: skip
 
 
-def _read_victim(pid: int, r: int) -> tuple[float, float]:
+def _read_victim(child: bpftime.uprobe.Launched, r: int) -> tuple[float, float]:
     """Median ns per call and the first call's CLOCK_MONOTONIC time, from the victim's
     output on pipe r; reaps it."""
     with os.fdopen(r) as f:
         out = f.read()
-    os.waitpid(pid, 0)
+    child.wait()
     per = [float(x.split()[1]) for x in out.splitlines() if x.startswith("ns_per_call")]
     first = [float(x.split()[1]) for x in out.splitlines() if x.startswith("first_ns")]
     if not per:
@@ -635,7 +635,8 @@ def _kernel_once(lib: ctypes.CDLL, spec: elf.ObjectSpec, combo: str, argv: list[
     fds: list[int] = []
     r, w = os.pipe()
     try:
-        pid = bpftime.uprobe.launch_suspended(argv, w)
+        child = bpftime.uprobe.launch_suspended(argv, w)
+        pid = child.pid
         os.close(w)
         for name in combo.split("+"):
             ps = spec.programs[name]
@@ -643,7 +644,7 @@ def _kernel_once(lib: ctypes.CDLL, spec: elf.ObjectSpec, combo: str, argv: list[
             progs.append(kp)
             fds.append(_kernel_uprobe(pid, argv[0], offset, kp.fd, ps.kind == "uretprobe"))
         os.kill(pid, signal.SIGCONT)
-        return _read_victim(pid, r)[0]
+        return _read_victim(child, r)[0]
     finally:
         for fd in fds:
             os.close(fd)
@@ -694,10 +695,10 @@ def uprobes_section(cfg: Config) -> list[Row]:
 
     def plain(fn: str, calls: int = n) -> float:
         r, w = os.pipe()
-        pid = bpftime.uprobe.launch_suspended(argv(fn, calls), w)
+        child = bpftime.uprobe.launch_suspended(argv(fn, calls), w)
         os.close(w)
-        os.kill(pid, signal.SIGCONT)
-        return _read_victim(pid, r)[0]
+        os.kill(child.pid, signal.SIGCONT)
+        return _read_victim(child, r)[0]
 
     lib, kwhy = _kmap_lib()
     if lib is not None and not UPROBE_PMU.exists():

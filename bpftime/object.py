@@ -43,6 +43,7 @@ class UprobeSpec:
     symbol: str | None
     offset: int
     retprobe: bool
+    replace: bool = False  # attach_ureplace: the program runs instead of the function
 
 
 class BpfObject:
@@ -103,7 +104,7 @@ class BpfObject:
     # --- uprobes by hand (bcc's names); bpftime.spawn / bpftime.attach install them
     def attach_uprobe(self, name: str = "", sym: str = "", fn_name: str = "",
                       addr: int | None = None, sym_off: int = 0,
-                      retprobe: bool = False) -> None:  # fmt: skip
+                      retprobe: bool = False, replace: bool = False) -> None:  # fmt: skip
         """Run program ``fn_name`` at ``name:sym+sym_off`` (or at file offset ``addr``)
         of binary ``name`` in the processes that ``bpftime.spawn``/``bpftime.attach``
         trace with this object, besides the programs whose sections name a target."""
@@ -112,7 +113,7 @@ class BpfObject:
         if not name or (not sym and addr is None):
             raise ValueError("attach_uprobe needs name (the binary) and sym or addr")
         symbol, offset = (sym, sym_off) if sym else (None, int(addr or 0) + sym_off)
-        self.uprobes.append(UprobeSpec(fn_name, name, symbol, offset, retprobe))
+        self.uprobes.append(UprobeSpec(fn_name, name, symbol, offset, retprobe, replace))
 
     def attach_uretprobe(self, name: str = "", sym: str = "", fn_name: str = "",
                          addr: int | None = None) -> None:  # fmt: skip
@@ -130,6 +131,13 @@ class BpfObject:
             raise ValueError(f"tracepoint {tp!r}: expected category:name, e.g. "
                              "syscalls:sys_enter_openat")  # fmt: skip
         self.tracepoints.append((fn_name, category, name))
+
+    def attach_ureplace(self, name: str = "", sym: str = "", fn_name: str = "",
+                        addr: int | None = None) -> None:  # fmt: skip
+        """Run program ``fn_name`` instead of function ``name:sym`` (or the one at file
+        offset ``addr``): the function does not run and returns the program's return
+        value, as bpftime's UREPLACE (``SEC("ureplace/<binary>:<function>")``) does."""
+        self.attach_uprobe(name, sym, fn_name, addr, 0, replace=True)
 
     # --- bpf_printk output
     def trace_lines(self) -> list[str]:

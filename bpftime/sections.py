@@ -13,6 +13,9 @@ Attach targets, by kind (an empty tuple means the section carries none, as in a 
 * ``uprobe``/``uretprobe``: ``(binary, symbol or address, offset)``: the symbol is a
   str, an address in the binary an int (``uprobe/./app:main+0x10`` ->
   ``("./app", "main", 16)``, ``uprobe/./app:0x1234`` -> ``("./app", 0x1234, 0)``)
+* ``ureplace`` (bpftime's UREPLACE, not a libbpf section): like ``uprobe``, without
+  an offset; the program runs instead of the function and its return value (r0)
+  becomes the function's
 * ``usdt``: ``(binary, provider, name)``
 * ``tracepoint``: ``(category, name)``
 * ``raw_tracepoint``: ``(name,)``
@@ -67,6 +70,8 @@ def _uprobe(program: str, section: str, rest: str) -> Attach:
             offset = 0
     if section.startswith("uretprobe") and offset:
         raise _fail(program, section, "uretprobes do not support an offset")
+    if section.startswith("ureplace") and offset:
+        raise _fail(program, section, "ureplace replaces a whole function: no offset")
     try:
         return (binary, int(target, 0), offset)
     except ValueError:
@@ -111,6 +116,7 @@ _USERSPACE: tuple[tuple[str, str, bool, _Parser], ...] = (
     ("uprobe.s+", "uprobe", True, _uprobe),
     ("uretprobe+", "uretprobe", False, _uprobe),
     ("uretprobe.s+", "uretprobe", True, _uprobe),
+    ("ureplace+", "ureplace", False, _uprobe),
     ("usdt+", "usdt", False, _usdt),
     ("usdt.s+", "usdt", True, _usdt),
     ("tc/ingress", "tc", False, _tc("ingress")),

@@ -1,10 +1,11 @@
 """``python -m bpftime run OBJ -- CMD`` and ``python -m bpftime attach OBJ PID``.
 
 Owns the command-line face of uprobes in another process: loading the object,
-starting the session (bpftime.uprobe), streaming bpf_printk lines and ring
-buffer records (one line each, NDJSON with ``-j``; records decoded with the
-object's ``struct <map>_event`` or ``struct event`` when its BTF has one, else
-hex), printing the maps
+starting the session (bpftime.uprobe), streaming bpf_printk lines, ring buffer
+records and perf buffer samples (one line each, NDJSON with ``-j``; records
+decoded with the object's ``struct <map>_event`` or ``struct event`` when its BTF
+has one, else hex), reporting records lost because a ring was full when the
+session ends (``lost N events on map X``), printing the maps
 bpftrace-style (periodically with ``--interval``, and at the end), forwarding
 Ctrl-C and returning the traced command's exit status.
 
@@ -107,6 +108,14 @@ def _printer(as_json: bool) -> Any:
     return show
 
 
+def print_lost(session: Session, as_json: bool) -> None:
+    """``lost N events on map X`` for each ring or perf buffer that dropped records."""
+    for name, n in session.lost().items():
+        if n:
+            _emit(_dumps({"type": "lost", "map": name, "count": n}) if as_json
+                  else f"lost {n} events on map {name}")  # fmt: skip
+
+
 def _stream(session: Session, args: argparse.Namespace, stop: list[bool]) -> None:
     """Print output (and the maps every --interval) until stop[0] or the process ends."""
     show = _printer(args.json)
@@ -151,6 +160,8 @@ def run_cmd(args: argparse.Namespace) -> int:
                 for s, h in old.items():
                     signal.signal(s, h)
             status = session.wait()
+            session.poll(0, _printer(args.json))  # what the last moments produced
+            print_lost(session, args.json)
             session.detach()
             if not args.no_print_maps:
                 print_maps(obj, args.json)
@@ -180,6 +191,7 @@ def attach_cmd(args: argparse.Namespace) -> int:
                     print(f"bpftime: tracing process {args.pid}; Ctrl-C detaches",
                           file=sys.stderr, flush=True)  # fmt: skip
                 _stream(session, args, stop)
+                print_lost(session, args.json)
         finally:
             for s, h in old.items():
                 signal.signal(s, h)

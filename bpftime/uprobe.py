@@ -1,7 +1,7 @@
 """Uprobes in another process: ``bpftime.spawn(argv, obj)`` and ``bpftime.attach(pid, obj)``.
 
-Owns the controller side of the main job: resolving each ``uprobe/`` and
-``uretprobe/`` section's target (``binary:symbol``, ``binary:symbol+offset``,
+Owns the controller side of the main job: resolving each ``uprobe/``,
+``uretprobe/`` and ``ureplace/`` section's target (``binary:symbol``, ``binary:symbol+offset``,
 ``binary:0xoffset``) to an address in the target process (pyelftools reads the
 binary's ``.symtab`` and ``.dynsym``, frida reports where each module is loaded),
 compiling every program to position-independent code (bpftime.pic), with map
@@ -9,8 +9,9 @@ addresses where the agent mapped the segment in the target, and writing it into
 the object's segment, and driving frida: spawn or attach, load the
 native agent (``libbpftime_agent.so``, cext/agent) into the target, hand it the
 segment and the code, hook each function with ``Interceptor.replaceFast``, resume.
-A ``Session`` then streams ``bpf_printk`` lines and ring buffer records, waits
-for a spawned process, and detaches (hooks reverted; the process runs on).
+A ``Session`` then streams ``bpf_printk`` lines, ring buffer records and perf
+buffer samples, counts the records lost on the way, waits for a spawned process,
+and detaches (hooks reverted; the process runs on).
 
 JavaScript runs only at setup, in frida's script; the hot path is the agent's
 trampoline and the JIT'd code.
@@ -27,11 +28,11 @@ the kernel's uprobes; it is turned into the address the loaded module has there.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import select
 import shutil
 import signal
-import struct
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -49,11 +50,11 @@ from .errors import AttachError, BpftimeError, ElfError, MapError
 from .insn import MapBinding, validate
 from .object import BpfObject, load
 
-PROG_ARRAY = 3
-RINGBUF = 27
+PROG_ARRAY, PERF_EVENT_ARRAY, RINGBUF = 3, 4, 27
 EXIT_UNKNOWN = 255  # a spawned process whose exit status someone else collected
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
-PROBE_KINDS = ("uprobe", "uretprobe")
+PROBE_KINDS = ("uprobe", "uretprobe", "ureplace")
+_HOOK_KIND = {"uprobe": 0, "uretprobe": 1, "ureplace": 2}  # bt_agent_hook_add's kind
 SYSCALL_RELEASE_S = 0.05  # after unpatching: time for threads between a site and the agent
 
 _SCRIPT = r"""
@@ -278,21 +279,12 @@ class _Probe:
 
 @dataclass
 class Output:
-    """One thing a session streamed: a bpf_printk line or a ring buffer record."""
+    """One thing a session streamed: a bpf_printk line, a ring buffer record or a
+    perf buffer sample."""
 
-    kind: str  # "printk" | "ringbuf"
+    kind: str  # "printk" | "ringbuf" | "perf"
     source: str  # map name for records
     data: Any
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def rebase(bindings: dict[int, MapBinding], old: int, new: int) -> dict[int, MapBinding]:
@@ -307,7 +299,7 @@ def rebase(bindings: dict[int, MapBinding], old: int, new: int) -> dict[int, Map
 
 
 def _record_decoder(obj: BpfObject, name: str) -> Callable[[bytes], Any]:
-    """Ring buffer ``name``'s records decoded with BTF ``struct <name>_event`` or
+    """Ring or perf buffer ``name``'s records decoded with BTF ``struct <name>_event`` or
     ``struct event`` when the object has one (a global pointer of that type puts it in
     BTF), else left as bytes."""
     for type_name in (f"struct {name}_event", "struct event"):
@@ -334,7 +326,8 @@ class Session:
     """
 
     def __init__(self, obj: BpfObject, pid: int, spawned: bool, missing_probes: str = "error",
-                 verbose: bool = False, owns_obj: bool = False) -> None:  # fmt: skip
+                 verbose: bool = False, owns_obj: bool = False,
+                 launched: Launched | None = None) -> None:  # fmt: skip
         import frida
 
         self.obj = obj
@@ -346,6 +339,7 @@ class Session:
         self.exit_status: int | None = None
         self.started_s: float | None = None
         self._owns_obj = owns_obj
+        self._launched = launched
         self._frida = frida
         self._session: Any = None
         self._script: Any = None
@@ -354,6 +348,7 @@ class Session:
         self.syscall_programs: list[tuple[str, str]] = []
         self._missing = missing_probes
         self._decoders: dict[str, Callable[[bytes], Any]] | None = None
+        self._perf_lost: dict[str, int] = {}  # PERF_RECORD_LOST counts read so far
         if missing_probes not in ("error", "warn", "ignore"):
             raise ValueError("missing_probes must be 'error', 'warn' or 'ignore'")
 
@@ -402,8 +397,8 @@ class Session:
                 continue
             if ps.kind not in PROBE_KINDS:
                 self._skip(name, ps.section, f"kind {ps.kind!r} cannot be attached by `run` "
-                           "yet (uprobe/, uretprobe/ and syscall tracepoint/ sections "
-                           "can)")  # fmt: skip
+                           "yet (uprobe/, uretprobe/, ureplace/ and syscall tracepoint/ "
+                           "sections can)")  # fmt: skip
                 continue
             if not ps.attach:
                 self._skip(name, ps.section, "the section names no target; use "
@@ -414,7 +409,7 @@ class Session:
         for prog, category, tp_name in self.obj.tracepoints:
             tracepoints.append((prog, f"tracepoint {category}:{tp_name}", (category, tp_name)))
         for m in self.obj.uprobes:
-            kind = "uretprobe" if m.retprobe else "uprobe"
+            kind = "ureplace" if m.replace else "uretprobe" if m.retprobe else "uprobe"
             where = f"{kind} {m.binary}:{m.symbol or hex(m.offset)}"
             wanted.append((m.program, where, kind, (m.binary, m.symbol, m.offset)))
         codes: dict[str, str] = {}
@@ -439,10 +434,13 @@ class Session:
                 self._skip(name, section, str(exc))
                 continue
             probe = _Probe(name, section, kind, target, code_of(name))
+            if kind == "ureplace" and any(p.kind == "ureplace" and p.target.address
+                                          == target.address for p in self.probes):  # fmt: skip
+                raise AttachError(f"program {name!r} (section {section}): {target.what} in "
+                                  f"{target.binary} is already replaced by another program; "
+                                  "one ureplace program per function")  # fmt: skip
             self.probes.append(probe)
-            by_addr.setdefault(target.address, []).append(
-                (int(kind == "uretprobe"), codes[name], 0)
-            )
+            by_addr.setdefault(target.address, []).append((_HOOK_KIND[kind], codes[name], 0))
         for addr, progs in by_addr.items():
             where = ", ".join(f"{p.section}" for p in self.probes if p.target.address == addr)
             try:
@@ -527,7 +525,8 @@ class Session:
 
     def poll(self, timeout: float = 0.0,
              callback: Callable[[Output], Any] | None = None) -> list[Output]:  # fmt: skip
-        """Printk lines and ring buffer records produced since the last call.
+        """Printk lines, ring buffer records and perf buffer samples produced since the
+        last call.
 
         Waits up to ``timeout`` seconds for the first one (or for the process to
         exit). With ``callback`` each is passed to it as it is read.
@@ -541,43 +540,52 @@ class Session:
                 callback(o)
 
         if self._decoders is None:
-            self._decoders = {n: _record_decoder(self.obj, n)
-                              for n, m in self.obj.maps.items() if m.type == RINGBUF}  # fmt: skip
+            self._decoders = {n: _record_decoder(self.obj, n) for n, m in self.obj.maps.items()
+                              if m.type in (RINGBUF, PERF_EVENT_ARRAY)}  # fmt: skip
         while True:
             for line in self.obj.trace_lines():
                 emit(Output("printk", "", line))
             for name, decode in self._decoders.items():
-                self.obj.maps[name].raw.consume(
-                    lambda data, n=name, d=decode: emit(Output("ringbuf", n, d(bytes(data))))
-                )
+                raw = self.obj.maps[name].raw
+                if raw.type == RINGBUF:
+                    raw.consume(lambda data, n=name, d=decode:
+                                emit(Output("ringbuf", n, d(bytes(data)))))  # fmt: skip
+                else:
+                    raw.perf_consume(None, lambda cpu, data, n=name, d=decode:
+                                     emit(Output("perf", n, d(bytes(data)))),
+                                     lambda cpu, lost, n=name: self._count_lost(n, lost),
+                                     )  # fmt: skip
             if out or self.poll_exit() is not None or time.monotonic() >= deadline:
                 return out
             time.sleep(min(0.01, max(deadline - time.monotonic(), 0)))
 
+    def _count_lost(self, name: str, lost: int) -> None:
+        self._perf_lost[name] = self._perf_lost.get(name, 0) + lost
+
+    def lost(self) -> dict[str, int]:
+        """Records lost so far per ring or perf buffer map: reservations a full ring
+        buffer refused, and perf samples dropped because their ring was full (reported
+        by the ring or still pending there)."""
+        counts: dict[str, int] = {}
+        for name, m in self.obj.maps.items():
+            if m.type == RINGBUF:
+                counts[name] = int(m.raw.ringbuf_dropped())
+            elif m.type == PERF_EVENT_ARRAY:
+                counts[name] = self._perf_lost.get(name, 0) + int(m.raw.perf_pending_lost())
+        return counts
+
     def poll_exit(self) -> int | None:
         """The spawned process's exit status once it has exited (None while it runs).
 
-        EXIT_UNKNOWN if it is gone but its status was collected by someone else."""
-        if self.exit_status is None and self.spawned:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                if not _exists(self.pid):
-                    self.exit_status = EXIT_UNKNOWN
-                return self.exit_status
-            if pid == self.pid and (os.WIFEXITED(status) or os.WIFSIGNALED(status)):
-                self.exit_status = os.waitstatus_to_exitcode(status)
-                if self.exit_status < 0:  # killed by a signal: report 128 + n, as shells do
-                    self.exit_status = 128 - self.exit_status
+        EXIT_UNKNOWN if the launcher that collects it died without reporting it."""
+        if self.exit_status is None and self._launched is not None:
+            self.exit_status = self._launched.poll()
         return self.exit_status
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Wait for a spawned process to exit; its exit status (None on timeout)."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while self.poll_exit() is None:
-            if end is not None and time.monotonic() >= end:
-                return None
-            time.sleep(0.005)
+        if self.exit_status is None and self._launched is not None:
+            self.exit_status = self._launched.wait(timeout)
         return self.exit_status
 
     def kill(self, sig: int = signal.SIGINT) -> None:
@@ -650,12 +658,13 @@ def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
     agent_path()  # before starting anything
     bpf, owns = _object(obj)
     try:
-        pid = launch_suspended(argv, stdout)
+        launched = launch_suspended(argv, stdout)
     except BaseException:
         if owns:
             bpf.close()
         raise
-    session = Session(bpf, pid, True, missing_probes, verbose, owns)
+    pid = launched.pid
+    session = Session(bpf, pid, True, missing_probes, verbose, owns, launched)
     try:
         session._start()
         frida.resume(pid)
@@ -668,75 +677,96 @@ def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
     return session
 
 
-_PTRACE_TRACEME, _PTRACE_PEEKTEXT, _PTRACE_POKETEXT, _PTRACE_CONT = 0, 1, 4, 7
-_PTRACE_GETREGS, _PTRACE_SETREGS, _PTRACE_DETACH = 12, 13, 17
-_AT_ENTRY = 9
-_RIP = 16  # index of rip in struct user_regs_struct (27 u64)
+def _launcher_path() -> Path:
+    path = Path(__file__).resolve().parent / "bpftime-launch"
+    if not os.access(path, os.X_OK):
+        raise AttachError(f"no launcher at {path}: `run` needs the bpftime-launch program "
+                          "of an x86_64 Linux build of bpftime (pip install . there)")  # fmt: skip
+    return path
 
 
-def launch_suspended(argv: Sequence[str], stdout: int | None = None) -> int:
-    """Start ``argv`` as our child, stopped (SIGSTOP) at its entry point with its
-    libraries loaded, and return its pid.
+class Launched:
+    """A command started by ``launch_suspended``: its pid and, once it has exited, its
+    exit status (as the shell reports it: 128 + n when signal n killed it).
 
-    frida.spawn would do this too, but its child watch reaps the process, and
-    ``run`` must report the command's exit status; so: PTRACE_TRACEME and exec,
-    an int3 at the executable's entry point (AT_ENTRY), run to it, undo it, and
-    detach leaving the process stopped. x86_64 only. ``stdout``: a file descriptor
-    for the command's standard output (default: ours).
+    Its parent is the ``bpftime-launch`` program (cext/agent/bt_launch.c), which
+    reports the status through a pipe: frida, which runs in this process and ptrace-
+    attaches to the command again when its agent stops, would otherwise consume the
+    status with its own waitpid (a tracer in the parent's thread group does)."""
+
+    def __init__(self, pid: int, helper: subprocess.Popen[bytes], fd: int) -> None:
+        self.pid = pid
+        self.status: int | None = None
+        self._helper = helper
+        self._fd = fd
+        self._buf = b""
+
+    def poll(self) -> int | None:
+        """The exit status, or None while the command runs."""
+        while self.status is None:
+            if not select.select([self._fd], [], [], 0)[0]:
+                return None
+            chunk = os.read(self._fd, 256)
+            self._buf += chunk
+            for line in self._buf.decode(errors="replace").splitlines():
+                if line.startswith("status "):
+                    code = os.waitstatus_to_exitcode(int(line.split()[1]))
+                    self.status = 128 - code if code < 0 else code
+            if self.status is None and not chunk:  # the launcher died without saying
+                self.status = EXIT_UNKNOWN
+        self._close()
+        return self.status
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the command to exit; its exit status (None on timeout)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            select.select([self._fd], [], [], left)
+        return self.status
+
+    def _close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._helper.wait(5)
+
+
+def launch_suspended(argv: Sequence[str], stdout: int | None = None) -> Launched:
+    """Start ``argv`` stopped (SIGSTOP) at its entry point with its libraries loaded.
+
+    frida.spawn would do this too, but its child watch reaps the process, and ``run``
+    must report the command's exit status; so the ``bpftime-launch`` program starts it
+    (PTRACE_TRACEME and exec, an int3 at the entry point AT_ENTRY, run to it, undo it,
+    detach leaving the process stopped), stays its parent and reports its exit status.
+    x86_64 only. ``stdout``: a file descriptor for the command's standard output
+    (default: ours).
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    ptrace = libc.ptrace
-    ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-    ptrace.restype = ctypes.c_long
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            if stdout is not None:
-                os.dup2(stdout, 1)
-            ptrace(_PTRACE_TRACEME, 0, None, None)
-            os.execvp(argv[0], list(argv))
-        finally:
-            os._exit(127)
-
-    def check(rc: int, what: str) -> int:
-        if rc == -1 and ctypes.get_errno():
-            err = ctypes.get_errno()
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            raise AttachError(f"start {argv[0]!r}: ptrace {what}: {os.strerror(err)}")
-        return rc
-
-    def stopped(what: str) -> None:
-        _, status = os.waitpid(pid, 0)
-        if not os.WIFSTOPPED(status) or os.WSTOPSIG(status) != signal.SIGTRAP:
-            if os.WIFSTOPPED(status):
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            raise AttachError(f"start {argv[0]!r}: it did not stop at {what} (wait status "
-                              f"{status:#x}); could it be executed?")  # fmt: skip
-
-    stopped("exec")
-    with open(f"/proc/{pid}/auxv", "rb") as f:
-        entry = dict(struct.iter_unpack("<QQ", f.read())).get(_AT_ENTRY, 0)
-    ctypes.set_errno(0)
-    word = check(ptrace(_PTRACE_PEEKTEXT, pid, entry, None), "peek") & (1 << 64) - 1
-    check(ptrace(_PTRACE_POKETEXT, pid, entry, (word & ~0xFF) | 0xCC), "poke")
-    check(ptrace(_PTRACE_CONT, pid, None, None), "cont")
-    stopped("its entry point")
-    regs = (ctypes.c_ulonglong * 27)()
-    check(ptrace(_PTRACE_GETREGS, pid, None, ctypes.byref(regs)), "getregs")
-    regs[_RIP] = entry
-    check(ptrace(_PTRACE_SETREGS, pid, None, ctypes.byref(regs)), "setregs")
-    check(ptrace(_PTRACE_POKETEXT, pid, entry, word), "poke")
-    check(ptrace(_PTRACE_DETACH, pid, None, signal.SIGSTOP), "detach")
-    # the SIGSTOP lands when the process next runs: wait until it is stopped, or frida
-    # could attach first, take the stop for its own and let the process run on. Read
-    # /proc rather than waitpid(WUNTRACED): frida must find the stop still unreported,
-    # else it keeps tracing the process and collects its exit status itself.
-    deadline = time.monotonic() + 5
-    while _proc_state(pid) not in ("T", "t") and time.monotonic() < deadline:
-        time.sleep(0.001)
-    return pid
+    r, w = os.pipe()
+    try:
+        helper = subprocess.Popen([str(_launcher_path()), str(w), *argv], pass_fds=(w,),
+                                  stdout=stdout)  # fmt: skip
+    except BaseException:
+        os.close(r)
+        raise
+    finally:
+        os.close(w)
+    first = b""
+    while not first.endswith(b"\n"):
+        chunk = os.read(r, 1)  # one byte at a time: the status line comes later
+        if not chunk:
+            break
+        first += chunk
+    kind, _, rest = first.decode(errors="replace").strip().partition(" ")
+    if kind != "pid":
+        os.close(r)
+        helper.wait()
+        why = rest if kind == "error" else "the launcher exited without starting it"
+        raise AttachError(f"start {argv[0]!r}: {why}")
+    return Launched(int(rest), helper, r)
 
 
 def _proc_state(pid: int) -> str:

@@ -113,6 +113,7 @@ PT_REGS = Context("struct pt_regs", 168, False)  # x86-64: 21 u64 registers
 CONTEXTS: dict[str, Context] = {
     "uprobe": PT_REGS,
     "uretprobe": PT_REGS,
+    "ureplace": PT_REGS,  # any r0: it becomes the replaced function's return value
     "usdt": PT_REGS,
     "kprobe": PT_REGS,
     "kretprobe": PT_REGS,

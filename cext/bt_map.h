@@ -211,6 +211,9 @@ uint64_t bt_ringbuf__query(bt_map *m, uint64_t flags);
  * Returns the number of records consumed, or a negative errno. */
 typedef int (*bt_ringbuf_cb)(void *cb_ctx, const void *data, uint32_t size);
 long bt_ringbuf__consume(bt_map *m, bt_ringbuf_cb cb, void *cb_ctx);
+/* records bpf_ringbuf_reserve/output refused because the ring was full (or the record
+ * larger than the ring), since the map was created */
+uint64_t bt_ringbuf__dropped(bt_map *m);
 /* Kernel layout for other consumers: consumer page, producer page, data. */
 uint64_t *bt_ringbuf__consumer_pos(bt_map *m);
 uint64_t *bt_ringbuf__producer_pos(bt_map *m);
@@ -230,6 +233,9 @@ long bt_perf__output(bt_map *m, uint64_t flags, const void *data, uint64_t size)
 typedef void (*bt_perf_lost_cb)(void *cb_ctx, uint64_t lost);
 long bt_perf__consume(bt_map *m, uint32_t cpu, bt_ringbuf_cb sample_cb, bt_perf_lost_cb lost_cb,
                       void *cb_ctx);
+/* samples of ring `cpu` dropped since its last PERF_RECORD_LOST (that record is
+ * written before the next sample that fits) */
+uint64_t bt_perf__pending_lost(bt_map *m, uint32_t cpu);
 
 /* --- stack trace map (helper 27) ------------------------------------------ */
 

@@ -211,13 +211,19 @@ BT_EXPORT void *bt_agent_hook_new(uint64_t addr)
     return h;
 }
 
-/* ret: 0 = entry program (uprobe), 1 = return program (uretprobe). */
-BT_EXPORT int bt_agent_hook_add(void *hook, int ret, void *prog, uint64_t cookie)
+/* kind: 0 = entry program (uprobe), 1 = return program (uretprobe), 2 = replace
+ * program (an entry program whose r0 is returned instead of running the function). */
+BT_EXPORT int bt_agent_hook_add(void *hook, int kind, void *prog, uint64_t cookie)
 {
     bt_hook *h = hook;
+    int ret = kind == 1;
+    if (kind < 0 || kind > 2)
+        return fail(-EINVAL, "%s", "hook program kind must be 0 (entry), 1 (return), 2 (replace)");
     uint32_t *n = ret ? &h->n_ret : &h->n_enter;
     if (*n >= BT_HOOK_MAX_PROGS)
         return fail(-E2BIG, "more than %s programs on one function", "16");
+    if (!ret)
+        h->enter_replace[*n] = kind == 2;
     (ret ? h->ret : h->enter)[*n] = prog;
     (ret ? h->ret_cookie : h->enter_cookie)[*n] = cookie;
     __atomic_store_n(n, *n + 1, __ATOMIC_RELEASE);
@@ -234,7 +240,7 @@ BT_EXPORT void bt_agent_hook_set_orig(void *hook, void *orig)
     __atomic_store_n(&((bt_hook *)hook)->orig, orig, __ATOMIC_RELEASE);
 }
 
-static inline void run(const void *prog, void *regs, uint64_t cookie, const uint64_t *args,
+static inline uint64_t run(const void *prog, void *regs, uint64_t cookie, const uint64_t *args,
                        uint64_t ret, bt_ctx *ctx)
 {
     /* field by field, not bt_ctx__init: no memset call (and no AVX memset) per hit */
@@ -247,7 +253,7 @@ static inline void run(const void *prog, void *regs, uint64_t cookie, const uint
     ctx->func_args = args;
     ctx->func_nargs = args ? 6 : 0;
     ctx->func_ret = ret;
-    bt_prog__exec(prog, (uint64_t)(uintptr_t)regs, 0, ctx);
+    return bt_prog__exec(prog, (uint64_t)(uintptr_t)regs, 0, ctx);
 }
 
 /* A tracepoint program (bt_sys.c): r1 = its context. */
@@ -280,8 +286,11 @@ BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
         const uint64_t args[6] = {regs->di, regs->si, regs->dx, regs->cx, regs->r8, regs->r9};
         bt_ctx ctx;
         for (uint32_t i = 0; i < n; i++) {
-            run(h->enter[i], regs, h->enter_cookie[i], args, 0, &ctx);
-            if (ctx.override_set) {
+            uint64_t r0 = run(h->enter[i], regs, h->enter_cookie[i], args, 0, &ctx);
+            if (h->enter_replace[i]) {
+                regs->ax = r0;
+                skip = 1;
+            } else if (ctx.override_set) {
                 regs->ax = ctx.override_value;
                 skip = 1;
             }

@@ -23,6 +23,8 @@
  * of ymm/zmm registers when a helper runs an AVX libc routine (functions taking
  * 256-bit vector arguments), and x87 state.
  * bpf_override_return in an entry program skips the function: rax = the value, ret.
+ * A replace program (SEC("ureplace/...")) is an entry program whose r0 becomes rax:
+ * the function never runs (nor its return programs), as for bpftime's UREPLACE.
  * Programs run at most once at a time per thread: a hooked function called from a
  * program's helper runs unprobed (like the kernel's recursion guard).
  */
@@ -51,6 +53,7 @@ struct bt_hook {
     uint32_t n_enter, n_ret;
     const void *enter[BT_HOOK_MAX_PROGS];  /* const bt_prog * */
     uint64_t enter_cookie[BT_HOOK_MAX_PROGS];
+    uint8_t enter_replace[BT_HOOK_MAX_PROGS]; /* 1: r0 is the function's return value */
     const void *ret[BT_HOOK_MAX_PROGS];
     uint64_t ret_cookie[BT_HOOK_MAX_PROGS];
 };

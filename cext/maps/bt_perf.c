@@ -143,6 +143,17 @@ long bt_perf__output(bt_map *m, uint64_t flags, const void *data, uint64_t size)
     return 0;
 }
 
+uint64_t bt_perf__pending_lost(bt_map *m, uint32_t cpu)
+{
+    if (m->type != BT_MAP_PERF_EVENT_ARRAY || cpu >= m->ncpu)
+        return 0;
+    perf_page *p = ring(m, cpu);
+    bt_lock__acquire(&p->lock);
+    uint64_t lost = p->lost;
+    bt_lock__release(&p->lock);
+    return lost;
+}
+
 long bt_perf__consume(bt_map *m, uint32_t cpu, bt_ringbuf_cb sample_cb, bt_perf_lost_cb lost_cb,
                       void *cb_ctx)
 {

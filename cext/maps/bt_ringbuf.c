@@ -18,14 +18,15 @@
  * returns NULL when the record does not fit in max_entries - 1 bytes past
  * consumer_pos. One consumer at a time. A process that dies between reserve
  * and submit leaves a BUSY record that stops the consumer (the kernel cannot
- * lose a producer that way).
+ * lose a producer that way). Reservations refused because the ring is full are
+ * counted in the map header (bt_ringbuf__dropped), for `run` to report at exit.
  */
 #include "bt_map_impl.h"
 
 #define RB_PAGE 4096u
 #define RINGBUF_MAX_RECORD_SZ (UINT32_MAX / 4)
 
-enum { A_MASK };
+enum { A_MASK, A_DROPPED }; /* aux: index mask; records refused because the ring was full */
 
 typedef struct rb_hdr {
     uint32_t len;
@@ -80,8 +81,10 @@ void *bt_ringbuf__reserve(bt_map *m, uint64_t size, uint64_t flags)
         return NULL;
     uint64_t mask = m->aux[A_MASK], total = mask + 1;
     uint64_t len = bt_round8(size + BT_RINGBUF_HDR_SZ);
-    if (len > total)
+    if (len > total) {
+        __atomic_fetch_add(&m->aux[A_DROPPED], 1, __ATOMIC_RELAXED);
         return NULL;
+    }
     uint8_t *data = bt_ringbuf__data(m);
     uint64_t *prodp = bt_ringbuf__producer_pos(m);
     uint64_t cons = __atomic_load_n(bt_ringbuf__consumer_pos(m), __ATOMIC_ACQUIRE);
@@ -91,6 +94,7 @@ void *bt_ringbuf__reserve(bt_map *m, uint64_t size, uint64_t flags)
     uint64_t pad = at + len > total ? total - at : 0;
     if (prod + pad + len - cons > mask) {
         bt_map__unlock(m);
+        __atomic_fetch_add(&m->aux[A_DROPPED], 1, __ATOMIC_RELAXED);
         return NULL;
     }
     if (pad) {
@@ -156,6 +160,11 @@ uint64_t bt_ringbuf__query(bt_map *m, uint64_t flags)
     default:
         return 0;
     }
+}
+
+uint64_t bt_ringbuf__dropped(bt_map *m)
+{
+    return __atomic_load_n(&m->aux[A_DROPPED], __ATOMIC_RELAXED);
 }
 
 long bt_ringbuf__consume(bt_map *m, bt_ringbuf_cb cb, void *cb_ctx)

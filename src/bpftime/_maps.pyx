@@ -876,6 +876,25 @@ cdef class RawMap:
             raise self._error("query", _errno.EOPNOTSUPP)
         return bt_ringbuf__query(self.m, flags)
 
+    def ringbuf_dropped(self):
+        """Ring buffer: records refused since creation because the ring was full."""
+        self._alive()
+        if self.type != BT_MAP_RINGBUF:
+            raise self._error("ringbuf_dropped", _errno.EOPNOTSUPP)
+        return bt_ringbuf__dropped(self.m)
+
+    def perf_pending_lost(self):
+        """Perf event array: samples dropped (every CPU) that no PERF_RECORD_LOST has
+        reported yet; perf_consume's lost_callback reports the others."""
+        cdef uint32_t c
+        cdef uint64_t total = 0
+        self._alive()
+        if self.type != BT_MAP_PERF_EVENT_ARRAY:
+            raise self._error("perf_pending_lost", _errno.EOPNOTSUPP)
+        for c in range(self.m.ncpu):
+            total += bt_perf__pending_lost(self.m, c)
+        return total
+
     def perf_consume(self, cpu, callback, lost_callback=None):
         """Perf event array: consume the ring of one CPU (None: every CPU), calling
         callback(cpu, data) per sample (data padded as the kernel pads it) and

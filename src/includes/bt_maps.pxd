@@ -99,8 +99,10 @@ cdef extern from "bt_map.h" nogil:
 
     long bt_ringbuf__consume(bt_map *m, bt_ringbuf_cb cb, void *cb_ctx)
     uint64_t bt_ringbuf__query(bt_map *m, uint64_t flags)
+    uint64_t bt_ringbuf__dropped(bt_map *m)
     long bt_perf__consume(bt_map *m, uint32_t cpu, bt_ringbuf_cb sample_cb,
                           bt_perf_lost_cb lost_cb, void *cb_ctx)
+    uint64_t bt_perf__pending_lost(bt_map *m, uint32_t cpu)
     long bt_stackmap__store(bt_map *m, const uint64_t *ips, uint32_t n, uint64_t flags)
     long bt_stackmap__lookup(bt_map *m, uint32_t id, uint64_t *ips, uint32_t max)
 
