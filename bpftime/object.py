@@ -45,6 +45,18 @@ class UprobeSpec:
     retprobe: bool
 
 
+@dataclass(frozen=True)
+class UsdtSpec:
+    """A USDT probe requested with ``BpfObject.attach_usdt``: program, binary, probe and
+    the cookie ``bpf_usdt_cookie`` returns."""
+
+    program: str
+    binary: str
+    provider: str
+    name: str
+    cookie: int
+
+
 class BpfObject:
     """Programs and maps of one loaded object, sharing one segment.
 
@@ -63,6 +75,7 @@ class BpfObject:
         self.maps = maps
         self.programs = programs
         self.uprobes: list[UprobeSpec] = []
+        self.usdts: list[UsdtSpec] = []
 
     @property
     def shm_name(self) -> str:
@@ -117,6 +130,21 @@ class BpfObject:
                          addr: int | None = None) -> None:  # fmt: skip
         """``attach_uprobe`` for the function's return."""
         self.attach_uprobe(name, sym, fn_name, addr, 0, retprobe=True)
+
+    def attach_usdt(self, name: str = "", probe: str = "", fn_name: str = "",
+                    provider: str = "", cookie: int = 0) -> None:  # fmt: skip
+        """Run program ``fn_name`` at every site of USDT probe ``provider:probe`` of binary
+        ``name`` (``probe`` may also be ``"provider:probe"``), as ``usdt/`` sections do;
+        ``bpf_usdt_cookie`` returns ``cookie`` there. Installed by ``bpftime.spawn`` /
+        ``bpftime.attach``, like ``attach_uprobe``."""
+        if fn_name not in self.programs:
+            raise KeyError(f"no program {fn_name!r}; programs: {', '.join(self.programs)}")
+        if not provider and probe.count(":") == 1:
+            provider, probe = probe.split(":")
+        if not name or not provider or not probe or ":" in probe:
+            raise ValueError("attach_usdt needs name (the binary), provider and probe "
+                             "(or probe='provider:probe')")  # fmt: skip
+        self.usdts.append(UsdtSpec(fn_name, name, provider, probe, cookie))
 
     # --- bpf_printk output
     def trace_lines(self) -> list[str]:

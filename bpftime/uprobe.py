@@ -22,6 +22,17 @@ Binary names follow libbpf: a path (with a ``/``) is used as is; a bare name is
 first looked for among the libraries the target has loaded (``libc.so.6``,
 ``libc``), then on ``PATH``. A numeric target is an offset in the file, as for
 the kernel's uprobes; it is turned into the address the loaded module has there.
+
+USDT programs (``usdt/BINARY:PROVIDER:NAME``, ``obj.attach_usdt``) are uprobes at each
+site of the probe (bpftime.usdt reads the notes), as libbpf attaches them: each site's
+argument spec goes into the object's ``__bpf_usdt_specs`` map (and its address into
+``__bpf_usdt_ip_to_spec_id``), and the hook's cookie is the spec id, which
+``<bpf/usdt.bpf.h>`` reads with ``bpf_get_attach_cookie``. A site is a 1-byte nop in
+the middle of a function, and the hook overwrites 16 bytes from there, so a site is
+refused when it lies within 16 bytes of its function's end or of another hook, or
+when a direct jump of the function lands inside those bytes (a linear disassembly of
+the function, in the target, with frida; jumps through tables are not seen). A
+probe's semaphore is incremented while it is attached.
 """
 
 from __future__ import annotations
@@ -43,7 +54,7 @@ from typing import Any
 from elftools.elf.elffile import ELFFile
 
 from . import maps as maps_mod
-from . import pic
+from . import pic, usdt
 from ._program import kernel_helpers
 from .errors import AttachError, BpftimeError, ElfError, MapError
 from .insn import MapBinding, validate
@@ -52,7 +63,9 @@ from .object import BpfObject, load
 RINGBUF = 27
 EXIT_UNKNOWN = 255  # a spawned process whose exit status someone else collected
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
-PROBE_KINDS = ("uprobe", "uretprobe")
+PROBE_KINDS = ("uprobe", "uretprobe", "usdt")
+OVERRIDE_RETURN = 58  # helper id of bpf_override_return
+USDT_SPECS, USDT_IP_MAP = "__bpf_usdt_specs", "__bpf_usdt_ip_to_spec_id"
 
 _SCRIPT = r"""
 'use strict';
@@ -94,6 +107,32 @@ rpc.exports = {
     // one transaction: the patch lands when this call returns, after setOrig
     const orig = Interceptor.replaceFast(ptr(addr), A.stub(h));
     A.setOrig(h, orig);
+  },
+  semaphore(addr, delta) {
+    const p = ptr(addr);
+    const v = Math.max(0, Math.min(0xffff, p.readU16() + delta));
+    p.writeU16(v);
+    return v;
+  },
+  // a linear disassembly of [start, end): does an instruction start at addr, and which
+  // direct jumps or calls land in (addr, addr + len)?
+  scan(addr, start, end, len) {
+    const a = ptr(addr), lo = a.add(1), hi = a.add(len), e = ptr(end);
+    let p = ptr(start), boundary = false;
+    const into = [];
+    while (p.compare(e) < 0) {
+      let insn;
+      try { insn = Instruction.parse(p); } catch (err) { return [boundary, into, p.toString()]; }
+      if (p.equals(a)) boundary = true;
+      const branch = insn.groups.includes('jump') || insn.groups.includes('call');
+      for (const op of insn.operands) {
+        if (!branch || op.type !== 'imm') continue;
+        const t = ptr(op.value.toString());
+        if (t.compare(lo) >= 0 && t.compare(hi) < 0) into.push(p.toString());
+      }
+      p = insn.next;
+    }
+    return [boundary, into, null];
   },
   unhook(addr) {
     Interceptor.revert(ptr(addr));
@@ -173,6 +212,23 @@ def _elf_info(path: str, mtime: float) -> _ElfInfo:
 
 def elf_info(path: str) -> _ElfInfo:
     return _elf_info(path, os.stat(path).st_mtime)
+
+
+def function_at(info: _ElfInfo, vaddr: int) -> tuple[str, int, int] | None:
+    """(name, start, end) of the function of the symbol tables holding ``vaddr``."""
+    for name, (value, size, _kind) in info.symbols.items():
+        if value <= vaddr < value + size:
+            return name, value, value + size
+    return None
+
+
+def calls_helper(insns: bytes, helper: int) -> bool:
+    """Whether a program's instructions call helper ``helper``."""
+    for i in range(0, len(insns) - 7, 8):
+        opcode, regs, _off, imm = struct.unpack_from("<BBhi", insns, i)
+        if opcode == 0x85 and regs >> 4 == 0 and imm == helper:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -318,6 +374,7 @@ class Session:
         self._session: Any = None
         self._script: Any = None
         self._hooked: list[int] = []
+        self._semaphores: list[int] = []  # USDT semaphores we incremented, once per site
         self._missing = missing_probes
         self._decoders: dict[str, Callable[[bytes], Any]] | None = None
         if missing_probes not in ("error", "warn", "ignore"):
@@ -355,13 +412,13 @@ class Session:
         helper_ids = list(kernel_helpers())
         by_addr: dict[int, list[tuple[int, str, int]]] = {}
         wanted: list[tuple[str, str, str, tuple[Any, ...]]] = []  # program, section, kind, target
-        manual = {m.program for m in self.obj.uprobes}
+        manual = {m.program for m in self.obj.uprobes} | {u.program for u in self.obj.usdts}
         for name, ps in self.obj.spec.programs.items():
             if name in manual and not ps.attach:
                 continue  # attached by obj.attach_uprobe(...) only
             if ps.kind not in PROBE_KINDS:
                 self._skip(name, ps.section, f"kind {ps.kind!r} cannot be attached by `run` yet "
-                           "(uprobe/ and uretprobe/ sections can)")  # fmt: skip
+                           "(uprobe/, uretprobe/ and usdt/ sections can)")  # fmt: skip
                 continue
             if not ps.attach:
                 self._skip(name, ps.section, "the section names no target; use "
@@ -373,8 +430,29 @@ class Session:
             kind = "uretprobe" if m.retprobe else "uprobe"
             where = f"{kind} {m.binary}:{m.symbol or hex(m.offset)}"
             wanted.append((m.program, where, kind, (m.binary, m.symbol, m.offset)))
+        for u in self.obj.usdts:
+            where = f"usdt {u.binary}:{u.provider}:{u.name}"
+            wanted.append((u.program, where, "usdt", (u.binary, u.provider, u.name, u.cookie)))
         codes: dict[str, str] = {}
-        for name, section, kind, (binary, symbol, offset) in wanted:
+        usdt_sites: list[tuple[str, str, Target, int, int]] = []  # + spec id, semaphore
+
+        def load_code(name: str) -> str:
+            if name not in codes:
+                decoded = validate(self.obj.spec.programs[name].insns, helper_ids, bindings)
+                code = pic.compile_pic(decoded, name)
+                off = seg.alloc_bytes(code.code)
+                codes[name] = rpc.load(off, len(code.code), code.entry)
+            return codes[name]
+
+        for name, section, kind, attach_to in wanted:
+            if kind == "usdt":
+                try:
+                    usdt_sites += self._usdt_targets(name, section, attach_to, modules,
+                                                     len(usdt_sites))  # fmt: skip
+                except AttachError as exc:
+                    self._skip(name, section, str(exc))
+                continue
+            binary, symbol, offset = attach_to
             try:
                 if isinstance(symbol, int):  # uprobe/bin:0x1234 -- an address, no symbol
                     offset = symbol + int(offset or 0)
@@ -384,16 +462,21 @@ class Session:
             except AttachError as exc:
                 self._skip(name, section, str(exc))
                 continue
-            if name not in codes:
-                decoded = validate(self.obj.spec.programs[name].insns, helper_ids, bindings)
-                code = pic.compile_pic(decoded, name)
-                off = seg.alloc_bytes(code.code)
-                codes[name] = rpc.load(off, len(code.code), code.entry)
-            probe = _Probe(name, section, kind, target, codes[name])
+            probe = _Probe(name, section, kind, target, load_code(name))
             self.probes.append(probe)
             by_addr.setdefault(target.address, []).append(
                 (int(kind == "uretprobe"), codes[name], 0)
             )
+        for name, section, target, spec_id, _sem in usdt_sites:
+            self.probes.append(_Probe(name, section, "usdt", target, load_code(name)))
+            by_addr.setdefault(target.address, []).append((0, codes[name], spec_id))
+        starts = sorted(by_addr)
+        for a, b in zip(starts, starts[1:]):
+            if b - a < MIN_HOOK_BYTES:
+                what = [p.section for p in self.probes if p.target.address in (a, b)]
+                raise AttachError(f"{', '.join(what)}: probes at {a:#x} and {b:#x} are "
+                                  f"{b - a} bytes apart; a hook overwrites {MIN_HOOK_BYTES} "
+                                  "bytes, so they cannot both be hooked")  # fmt: skip
         for addr, progs in by_addr.items():
             where = ", ".join(f"{p.section}" for p in self.probes if p.target.address == addr)
             try:
@@ -405,10 +488,81 @@ class Session:
                                   "function that frida can move: short functions and some "
                                   "prologues cannot be hooked)") from exc  # fmt: skip
             self._hooked.append(addr)
+        for *_, sem in usdt_sites:
+            if sem:
+                rpc.semaphore(hex(sem), 1)
+                self._semaphores.append(sem)
         for p in self.probes:
             _trace(self.verbose, f"attached {p.section} ({p.program}) at {p.target.address:#x} "
                    f"in {p.target.binary}")  # fmt: skip
         _trace(self.verbose, f"setup took {time.perf_counter() - t0:.3f} s")
+
+    def _usdt_targets(self, name: str, section: str, attach_to: tuple[Any, ...],
+                      modules: Sequence[Module],
+                      first_id: int) -> list[tuple[str, str, Target, int, int]]:  # fmt: skip
+        """The sites of a usdt program's probe: (program, section, target, spec id,
+        semaphore address or 0) each, with their specs written into the object's maps."""
+        binary, provider, probe = (str(x) for x in attach_to[:3])
+        cookie = int(attach_to[3]) if len(attach_to) > 3 else 0
+        if calls_helper(self.obj.spec.programs[name].insns, OVERRIDE_RETURN):
+            raise AttachError("a USDT probe sits in the middle of a function, so its "
+                              "program cannot use bpf_override_return")  # fmt: skip
+        if USDT_SPECS not in self.obj.maps:
+            raise AttachError(f"the object has no {USDT_SPECS} map; include "
+                              "<bpf/usdt.bpf.h> and read arguments with bpf_usdt_arg()")  # fmt: skip
+        specs = self.obj.maps[USDT_SPECS]
+        if specs.raw.value_size != usdt.SPEC_SIZE:
+            raise AttachError(f"map {USDT_SPECS} has {specs.raw.value_size}-byte values, not "
+                              f"the {usdt.SPEC_SIZE} of struct __bpf_usdt_spec; is the "
+                              "object built with a different <bpf/usdt.bpf.h>?")  # fmt: skip
+        path, module = find_module(binary, modules, self.pid)
+        info = elf_info(path)
+        out = []
+        for i, site in enumerate(usdt.find_sites(path, provider, probe, info.segments)):
+            spec_id = first_id + i
+            if spec_id >= specs.max_entries:
+                raise AttachError(f"more USDT sites than {USDT_SPECS} holds "
+                                  f"({specs.max_entries}); define BPF_USDT_MAX_SPEC_CNT larger "
+                                  "before including <bpf/usdt.bpf.h>")  # fmt: skip
+            addr = module.base + site.address - info.load_base
+            self._check_usdt_site(info, site.address, addr, f"{path}:{provider}:{probe}")
+            specs[spec_id] = usdt.pack_spec(site.args, cookie)
+            if USDT_IP_MAP in self.obj.maps:
+                with contextlib.suppress(MapError):  # the map is only read without cookies
+                    self.obj.maps[USDT_IP_MAP][addr] = spec_id
+            sem = module.base + site.semaphore - info.load_base if site.semaphore else 0
+            target = Target(addr, path, f"{provider}:{probe}@{site.address:#x}")
+            out.append((name, section, target, spec_id, sem))
+        return out
+
+    def _check_usdt_site(self, info: _ElfInfo, vaddr: int, addr: int, what: str) -> None:
+        """AttachError unless the 16 bytes a hook overwrites at ``addr`` are code of the
+        site's function that nothing jumps into."""
+        func = function_at(info, vaddr)
+        if func is None:
+            _trace(self.verbose, f"usdt {what} at {vaddr:#x}: no function symbol holds it "
+                   "(stripped binary?), so the site could not be checked")  # fmt: skip
+            return
+        fname, start, end = func
+        where = f"usdt {what}: site {vaddr:#x} in {fname}()"
+        if end - vaddr < MIN_HOOK_BYTES:
+            raise AttachError(f"{where} is {end - vaddr} bytes from the function's end; a hook "
+                              f"needs {MIN_HOOK_BYTES} bytes of code there. Put the probe "
+                              "before more code of the function")  # fmt: skip
+        delta = addr - vaddr
+        boundary, into, stop = self._script.exports_sync.scan(
+            hex(addr), hex(start + delta), hex(end + delta), MIN_HOOK_BYTES)
+        if stop is not None:
+            raise AttachError(f"{where}: {fname}() could not be disassembled at {stop} "
+                              "(data in code?), so the site cannot be checked")  # fmt: skip
+        if not boundary:
+            raise AttachError(f"{where} is not at an instruction boundary of {fname}(); "
+                              "is the note stale or the binary modified?")  # fmt: skip
+        if into:
+            at = ", ".join(hex(int(x, 16) - delta) for x in into)
+            raise AttachError(f"{where}: code at {at} jumps into the {MIN_HOOK_BYTES} bytes a "
+                              "hook would overwrite, so the site cannot be hooked (move the "
+                              "probe away from a loop head or branch target)")  # fmt: skip
 
     def _skip(self, name: str, section: str, why: str) -> None:
         msg = f"program {name!r} (section {section}): {why}"
@@ -487,12 +641,18 @@ class Session:
     def detach(self) -> None:
         """Remove the hooks (the process keeps running, unharmed) and let go of it."""
         if self._script is not None and self.poll_exit() is None:
+            for sem in self._semaphores:
+                try:
+                    self._script.exports_sync.semaphore(hex(sem), -1)
+                except (self._frida.InvalidOperationError, self._frida.core.RPCException):
+                    break  # the process is gone
             for addr in self._hooked:
                 try:
                     self._script.exports_sync.unhook(hex(addr))
                 except (self._frida.InvalidOperationError, self._frida.core.RPCException):
                     break  # the process is gone
         self._hooked.clear()
+        self._semaphores.clear()
         if self._session is not None:
             with contextlib.suppress(self._frida.InvalidOperationError):
                 self._session.detach()

@@ -225,8 +225,8 @@ static inline void run(const void *prog, bt_pt_regs *regs, uint64_t cookie, cons
     /* field by field, not bt_ctx__init: no memset call (and no AVX memset) per hit */
     bt_ctx__reset(ctx);
     ctx->user = NULL;
-    ctx->pkt = 0;
-    ctx->pkt_len = 0;
+    ctx->pkt = (uint64_t)(uintptr_t)regs; /* what probe_read_kernel may read (usdt.bpf.h) */
+    ctx->pkt_len = sizeof(*regs);
     ctx->trace = g_trace;
     ctx->cookie = cookie;
     ctx->func_args = args;
