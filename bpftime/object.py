@@ -164,7 +164,8 @@ class BpfObject:
 def load(path: str | os.PathLike[str] | bytes, rodata: Mapping[str, Any] | None = None,
          engine: str = "jit", shm_name: str | None = None, create: bool = True,
          segment_size: int = DEFAULT_SEGMENT_SIZE,
-         unsafe_skip_verifier: bool = False) -> BpfObject:  # fmt: skip
+         unsafe_skip_verifier: bool = False,
+         kconfig: Mapping[str, str] | None = None) -> BpfObject:  # fmt: skip
     """Load an eBPF ELF object: create its maps in a new segment and its programs.
 
     Every program is verified first (``bpftime.verifier``; VerifierError on a
@@ -175,8 +176,10 @@ def load(path: str | os.PathLike[str] | bytes, rodata: Mapping[str, Any] | None 
     variables) by name before anything is created. With ``create=False`` the maps are
     not created but found by name in the existing segment ``shm_name`` (which another
     process loaded the same object into), so several processes share them.
+    ``kconfig`` (``{"CONFIG_X": "y"}``) replaces the running kernel's configuration for
+    the object's ``__kconfig`` externs.
     """
-    spec = elf.load_spec(path)
+    spec = elf.load_spec(path, kconfig=kconfig)
     for name, value in (rodata or {}).items():
         spec.set_global(name, value)
     if unsafe_skip_verifier:

@@ -220,6 +220,13 @@ def read_notes(path: str) -> tuple[list[UsdtNote], int]:
                                                                     else 0)  # fmt: skip
 
 
+def site_address(note: UsdtNote, base_addr: int) -> int:
+    """The link-time address of ``note``'s probe in a file whose ``.stapsdt.base`` is
+    at ``base_addr`` (0: no such section): moved as that section moved since the note
+    was written (prelink), when both are known."""
+    return note.pc + (base_addr - note.base if base_addr and note.base else 0)
+
+
 def find_sites(path: str, provider: str, name: str,
                segments: tuple[tuple[int, int, int, bool], ...]) -> list[UsdtSite]:  # fmt: skip
     """The sites of probe ``provider:name`` in ``path``. ``segments`` are the file's
@@ -231,7 +238,7 @@ def find_sites(path: str, provider: str, name: str,
     for note in notes:
         if note.provider != provider or note.name != name:
             continue
-        pc = note.pc + (base_addr - note.base if base_addr and note.base else 0)
+        pc = site_address(note, base_addr)
         if not any(v <= pc < v + size and x for _o, v, size, x in segments):
             raise AttachError(f"{where}: probe address {pc:#x} is not in an executable "
                               "segment of the file")  # fmt: skip
@@ -249,4 +256,4 @@ def find_sites(path: str, provider: str, name: str,
 
 
 __all__ = ["UsdtArg", "UsdtNote", "UsdtSite", "find_sites", "pack_spec", "parse_arg",
-           "parse_args", "parse_notes", "read_notes"]  # fmt: skip
+           "parse_args", "parse_notes", "read_notes", "site_address"]  # fmt: skip
