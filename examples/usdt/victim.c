@@ -6,10 +6,11 @@
  *   demo:mem      (long from the stack, int 42, short -7)
  *   demo:costly   (long expensive(i)), only while a tracer holds its semaphore
  *
- * and prints what it passed, one line per probe, for the test to compare with.
- * Usage: victim [N] */
+ * and prints what it passed, one line per probe, for the test to compare with, then
+ * sleeps DELAY_MS milliseconds. Usage: victim [N] [DELAY_MS] */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include "usdt_probe.h"
 
 USDT_SEMAPHORE(demo, costly);
@@ -45,9 +46,13 @@ static __attribute__((noinline)) void step(int i)
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 4;
+    int delay_ms = argc > 2 ? atoi(argv[2]) : 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         step(i);
+        if (delay_ms)
+            usleep(delay_ms * 1000);
+    }
     return 0;
 }
