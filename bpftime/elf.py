@@ -9,8 +9,9 @@ and fills in DATASEC sizes and variable offsets from ELF symbols; collects maps
 name (bpftime.sections) and their subprograms in ``.text``; applies CO-RE
 relocations (bpftime.core) and map, global-data, call and function-pointer
 relocations; lays out libbpf's ``__kconfig`` externs in a read-only ``.kconfig`` map
-(values from bpftime.kconfig); and links each entry program with the subprograms it reaches (appended
-after it in first-reached order, as libbpf does), carrying func and line info along.
+(values from bpftime.kconfig); and links each entry program with the subprograms it
+reaches (appended after it in first-reached order, as libbpf does), carrying func and
+line info along.
 
 Map order, which the pseudo map indices in ``lddw`` refer to: legacy ``maps``
 definitions (by offset), then BTF-defined maps (by offset in ``.maps``), then one map
@@ -783,8 +784,9 @@ class _Loader:
                 return "string", t.nelems, False
         if t.kind in (Kind.INT, Kind.ENUM, Kind.ENUM64) and t.size in (1, 2, 4, 8):
             return "int", t.size, t.signed
-        raise _err(f"extern '{name}' (__kconfig) has type {btf.format(type_id)}; use a bool,"
-                   " enum libbpf_tristate, char, an integer or a char array", ".kconfig")  # fmt: skip
+        raise _err(f"extern '{name}' (__kconfig) has type {btf.format(type_id)}; use a"
+                   " bool, enum libbpf_tristate, char, an integer or a char array",
+                   ".kconfig")  # fmt: skip
 
     # -- programs ---------------------------------------------------------------------
 

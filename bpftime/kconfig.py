@@ -43,7 +43,7 @@ def kernel_version(release: str | None = None) -> int:
         nums.append(int(digits) if digits else 0)
         if len(digits) < len(part):
             break
-    a, b, c = (nums + [0, 0, 0])[:3]
+    a, b, c = [*nums, 0, 0, 0][:3]
     return a << 16 | b << 8 | min(c, 255)
 
 

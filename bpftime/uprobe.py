@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import shutil
 import signal
@@ -471,7 +472,7 @@ class Session:
             self.probes.append(_Probe(name, section, "usdt", target, load_code(name)))
             by_addr.setdefault(target.address, []).append((0, codes[name], spec_id))
         starts = sorted(by_addr)
-        for a, b in zip(starts, starts[1:]):
+        for a, b in itertools.pairwise(starts):
             if b - a < MIN_HOOK_BYTES:
                 what = [p.section for p in self.probes if p.target.address in (a, b)]
                 raise AttachError(f"{', '.join(what)}: probes at {a:#x} and {b:#x} are "
@@ -508,8 +509,8 @@ class Session:
             raise AttachError("a USDT probe sits in the middle of a function, so its "
                               "program cannot use bpf_override_return")  # fmt: skip
         if USDT_SPECS not in self.obj.maps:
-            raise AttachError(f"the object has no {USDT_SPECS} map; include "
-                              "<bpf/usdt.bpf.h> and read arguments with bpf_usdt_arg()")  # fmt: skip
+            raise AttachError(f"the object has no {USDT_SPECS} map; include <bpf/usdt.bpf.h>"
+                              " and read arguments with bpf_usdt_arg()")  # fmt: skip
         specs = self.obj.maps[USDT_SPECS]
         if specs.raw.value_size != usdt.SPEC_SIZE:
             raise AttachError(f"map {USDT_SPECS} has {specs.raw.value_size}-byte values, not "

@@ -55,7 +55,7 @@ ARG_SPEC = struct.Struct("<QIhBB")
 SPEC_SIZE = MAX_ARGS * ARG_SPEC.size + 16  # + u64 cookie + s16 count, padded to 8
 
 # offsetof(struct pt_regs, reg) on x86_64, and the names of each register's widths
-_PT_REGS = {
+_PT_REGS: dict[tuple[str, ...], int] = {
     ("rip", "eip"): 128,
     ("rax", "eax", "ax", "al"): 80,
     ("rbx", "ebx", "bx", "bl"): 40,
@@ -65,9 +65,14 @@ _PT_REGS = {
     ("rdi", "edi", "di", "dil"): 112,
     ("rbp", "ebp", "bp", "bpl"): 32,
     ("rsp", "esp", "sp", "spl"): 152,
-    **{(f"r{n}", f"r{n}d", f"r{n}w", f"r{n}b"): off
-       for n, off in ((8, 72), (9, 64), (10, 56), (11, 48), (12, 24), (13, 16), (14, 8),
-                      (15, 0))},  # fmt: skip
+    ("r8", "r8d", "r8w", "r8b"): 72,
+    ("r9", "r9d", "r9w", "r9b"): 64,
+    ("r10", "r10d", "r10w", "r10b"): 56,
+    ("r11", "r11d", "r11w", "r11b"): 48,
+    ("r12", "r12d", "r12w", "r12b"): 24,
+    ("r13", "r13d", "r13w", "r13b"): 16,
+    ("r14", "r14d", "r14w", "r14b"): 8,
+    ("r15", "r15d", "r15w", "r15b"): 0,
 }
 REG_OFFSETS = {name: off for names, off in _PT_REGS.items() for name in names}
 
@@ -216,8 +221,8 @@ def read_notes(path: str) -> tuple[list[UsdtNote], int]:
         if sec["sh_type"] != "SHT_NOTE":
             raise AttachError(f"{path}: section {NOTE_SECTION} is not a note section")
         base = elf.get_section_by_name(BASE_SECTION)
-        return parse_notes(sec.data(), f"{path} {NOTE_SECTION}"), (base["sh_addr"] if base
-                                                                    else 0)  # fmt: skip
+        base_addr = int(base["sh_addr"]) if base is not None else 0
+        return parse_notes(sec.data(), f"{path} {NOTE_SECTION}"), base_addr
 
 
 def site_address(note: UsdtNote, base_addr: int) -> int:

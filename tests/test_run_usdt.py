@@ -53,13 +53,13 @@ def test_arguments_match_what_the_victim_passed(victim: Path) -> None:
                if x.startswith('{"type": "ringbuf"')]  # fmt: skip
     by_probe = {p: [e for e in records if e["probe"] == p] for p in (1, 2, 3)}
     assert len(printed["step"]) == len(by_probe[1]) == N
-    for (i, small, big, name), e in zip(printed["step"], by_probe[1]):
+    for (i, small, big, name), e in zip(printed["step"], by_probe[1], strict=True):
         assert e["argc"] == 4
         assert e["args"][:3] == [int(i), int(small), int(big)]
         assert e["name"] == name  # read through the pointer argument
     assert [e["args"][0] for e in by_probe[1]] == list(range(N))
     assert len(printed["mem"]) == len(by_probe[2]) == N
-    for (slot, c42, cm7), e in zip(printed["mem"], by_probe[2]):
+    for (slot, c42, cm7), e in zip(printed["mem"], by_probe[2], strict=True):
         assert (e["argc"], e["args"]) == (3, [int(slot), int(c42), int(cm7), 0])
     # the semaphore was set: the victim computed and printed the guarded probe's argument
     assert len(printed["costly"]) == len(by_probe[3]) == N

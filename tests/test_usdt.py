@@ -67,7 +67,7 @@ def test_parse_arg_errors(spec: str, message: str) -> None:
 def test_parse_args_counts_and_limit() -> None:
     assert usdt.parse_args("") == ()
     assert [a.reg for a in usdt.parse_args("-4@%edi  8@%rsi")] == ["edi", "rsi"]
-    with pytest.raises(AttachError, match="13 arguments; usdt.bpf.h reads at most 12"):
+    with pytest.raises(AttachError, match=r"13 arguments; usdt\.bpf\.h reads at most 12"):
         usdt.parse_args(" ".join(["4@$1"] * 13))
 
 
