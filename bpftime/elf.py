@@ -8,15 +8,19 @@ and fills in DATASEC sizes and variable offsets from ELF symbols; collects maps
 ``maps`` section, global data sections as ARRAY maps); finds programs by section
 name (bpftime.sections) and their subprograms in ``.text``; applies CO-RE
 relocations (bpftime.core) and map, global-data, call and function-pointer
-relocations; and links each entry program with the subprograms it reaches (appended
-after it in first-reached order, as libbpf does), carrying func and line info along.
+relocations; lays out libbpf's ``__kconfig`` externs in a read-only ``.kconfig`` map
+(values from bpftime.kconfig); and links each entry program with the subprograms it
+reaches (appended after it in first-reached order, as libbpf does), carrying func and
+line info along.
 
 Map order, which the pseudo map indices in ``lddw`` refer to: legacy ``maps``
 definitions (by offset), then BTF-defined maps (by offset in ``.maps``), then one map
-per global data section (by section index) -- libbpf's order.
+per global data section (by section index), then ``.kconfig`` -- libbpf's order.
 
 Does not own: the spec records (bpftime.spec), BTF parsing (bpftime.btf), CO-RE
-matching (bpftime.core), anything that touches the OS beyond reading the file.
+matching (bpftime.core), anything that touches the OS beyond reading the file (an
+object with ``CONFIG_*`` externs reads the kernel's configuration, unless ``kconfig``
+gives one).
 
 Every problem raises ElfError saying what is wrong and where (section, offset,
 symbol, program and instruction) and, where it helps, what to do.
@@ -26,14 +30,25 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from elftools.elf.structs import ELFStructs
 
-from . import core, sections
+from . import core, kconfig, sections
 from . import opcodes as op
-from .btf import VAR_EXTERN, VAR_GLOBAL, VAR_STATIC, Btf, BtfExt, BtfType, Kind, replace_datasec
+from .btf import (
+    INT_BOOL,
+    INT_CHAR,
+    VAR_EXTERN,
+    VAR_GLOBAL,
+    VAR_STATIC,
+    Btf,
+    BtfExt,
+    BtfType,
+    Kind,
+    replace_datasec,
+)
 from .errors import ElfError
 from .spec import (
     MAP_ARRAY,
@@ -69,6 +84,7 @@ _REBUILD = "the object is corrupt; rebuild it with clang -target bpf"
 # symbol section index markers
 _UNDEF = -1
 _SPECIAL = -2  # SHN_ABS, SHN_COMMON and the rest of the reserved range
+_KCONFIG = -3  # the .kconfig map has no section
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 
@@ -153,13 +169,19 @@ class _MapDraft:
 
 
 def load_spec(
-    source: Source, *, arch: str | None = None, target_btf: Btf | None = None
+    source: Source,
+    *,
+    arch: str | None = None,
+    target_btf: Btf | None = None,
+    kconfig: Mapping[str, str] | None = None,
 ) -> ObjectSpec:
     """Read an eBPF object (a path or its bytes) into an ObjectSpec.
 
     CO-RE relocations resolve against ``target_btf`` if given, else against the
     types this runtime exposes on ``arch`` (default: this machine; see bpftime.core).
-    Raises ElfError for anything the object does not provide or gets wrong.
+    ``kconfig`` (``{"CONFIG_X": "y", ...}``) replaces the running kernel's
+    configuration for ``CONFIG_*`` externs. Raises ElfError for anything the object
+    does not provide or gets wrong.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -169,12 +191,20 @@ def load_spec(
                 data = f.read()
         except OSError as e:
             raise ElfError(f"cannot read {os.fspath(source)!s}: {e.strerror or e}") from e
-    return _Loader(data, arch, target_btf).load()
+    return _Loader(data, arch, target_btf, kconfig).load()
 
 
 class _Loader:
-    def __init__(self, data: bytes, arch: str | None, target_btf: Btf | None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        arch: str | None,
+        target_btf: Btf | None,
+        kconfig: Mapping[str, str] | None = None,
+    ) -> None:
         self.data = data
+        self.kconfig = kconfig
+        self.externs: dict[str, int] = {}  # __kconfig extern -> offset in .kconfig
         self.arch = arch
         self.target = target_btf
         self.sections: list[_Section] = []
@@ -192,6 +222,7 @@ class _Loader:
         self._read_elf()
         self._read_btf()
         self._collect_maps()
+        self._kconfig_map()
         self._collect_functions()
         for code in self.codes.values():
             self._relocate(code)
@@ -695,6 +726,68 @@ class _Loader:
                 out.append(GlobalVar(var.name, idx, v.offset, v.size, var.type))
         return out
 
+    # -- __kconfig externs ------------------------------------------------------------
+
+    def _kconfig_map(self) -> None:
+        """libbpf's ``.kconfig`` map: one read-only value holding every ``__kconfig``
+        extern at an offset aligned for its type."""
+        if self.btf is None:
+            return
+        btf = self.btf
+        secs = btf.find(".kconfig", Kind.DATASEC)
+        if not secs:
+            return
+        data = bytearray()
+        for v in btf.types[secs[0]].vars:
+            var = btf.types[v.type]
+            if var.kind != Kind.VAR or var.linkage != VAR_EXTERN:
+                raise _err(f"DATASEC '.kconfig' lists '{var.name}', not an extern variable;"
+                           f" {_REBUILD}", ".BTF")  # fmt: skip
+            kind, size, signed = self._extern_type(var.name, var.type)
+            sym = next((s for s in self.symbols if s.name == var.name and s.shndx == _UNDEF),
+                       None)  # fmt: skip
+            weak = sym is not None and sym.bind == "STB_WEAK"
+            value = kconfig.lookup(var.name, self.kconfig)
+            if value is None and not weak:
+                where = ("the kernel configuration does not set it (/proc/config.gz,"
+                         " /boot/config-<release>)" if var.name.startswith("CONFIG_")
+                         else "this runtime does not know it")  # fmt: skip
+                raise _err(f"extern '{var.name}' (__kconfig): {where}; declare it __weak to"
+                           " read 0 instead", ".kconfig")  # fmt: skip
+            raw = bytes(size) if value is None else kconfig.encode(var.name, value, kind,
+                                                                   size, signed)  # fmt: skip
+            align = 1 if kind == "string" else size
+            data.extend(bytes(-len(data) % align))
+            self.externs[var.name] = len(data)
+            data.extend(raw)
+        if not data:
+            return
+        data.extend(bytes(-len(data) % 8))
+        spec = MapSpec(".kconfig", MAP_ARRAY, 4, len(data), 1, BPF_F_MMAPABLE | BPF_F_RDONLY_PROG,
+                       data=bytes(data), readonly=True, section=".kconfig")  # fmt: skip
+        self.maps.append(_MapDraft(spec, _KCONFIG, 0, len(data)))
+
+    def _extern_type(self, name: str, type_id: int) -> tuple[str, int, bool]:
+        """(kind, size, signed) of a __kconfig extern's type, as libbpf classifies it."""
+        assert self.btf is not None
+        btf = self.btf
+        t = btf.types[btf.resolve(type_id)]
+        if t.kind == Kind.INT and t.encoding & INT_BOOL:
+            return "bool", t.size, False
+        if t.kind in (Kind.ENUM, Kind.ENUM64) and t.name == "libbpf_tristate":
+            return "tristate", t.size, False
+        if t.kind == Kind.INT and t.size == 1 and (t.encoding & INT_CHAR or t.name == "char"):
+            return "char", 1, False
+        if t.kind == Kind.ARRAY:
+            elem = btf.types[btf.resolve(t.type)]
+            if elem.kind == Kind.INT and elem.size == 1 and t.nelems:
+                return "string", t.nelems, False
+        if t.kind in (Kind.INT, Kind.ENUM, Kind.ENUM64) and t.size in (1, 2, 4, 8):
+            return "int", t.size, t.signed
+        raise _err(f"extern '{name}' (__kconfig) has type {btf.format(type_id)}; use a"
+                   " bool, enum libbpf_tristate, char, an integer or a char array",
+                   ".kconfig")  # fmt: skip
+
     # -- programs ---------------------------------------------------------------------
 
     def _collect_functions(self) -> None:
@@ -815,10 +908,16 @@ class _Loader:
         def fail(what: str) -> ElfError:
             return _err(f"{where}: {what}", sec.name, off)
 
+        if sym.shndx == _UNDEF and sym.name in self.externs and opcode == op.LDDW:
+            if off + 16 > len(code.code) or rtype != R_BPF_64_64:
+                raise fail(f"extern '{sym.name}' is not loaded by a whole lddw; {_REBUILD}")
+            kmap = next(i for i, m in enumerate(self.maps) if m.section == _KCONFIG)
+            self._set_lddw(code.code, off, op.PSEUDO_MAP_IDX_VALUE, kmap, self.externs[sym.name])
+            return
         if sym.shndx == _UNDEF:
             raise fail(
-                f"refers to extern '{sym.name}'; externs (__kconfig, __ksym, kfuncs) are"
-                " not supported in userspace"
+                f"refers to extern '{sym.name}'; only __kconfig externs are supported"
+                " in userspace (__ksym variables and kfuncs are not)"
             )
         if opcode == op.CLS_JMP | op.CALL:
             if rtype != R_BPF_64_32:

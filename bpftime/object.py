@@ -46,6 +46,18 @@ class UprobeSpec:
     replace: bool = False  # attach_ureplace: the program runs instead of the function
 
 
+@dataclass(frozen=True)
+class UsdtSpec:
+    """A USDT probe requested with ``BpfObject.attach_usdt``: program, binary, probe and
+    the cookie ``bpf_usdt_cookie`` returns."""
+
+    program: str
+    binary: str
+    provider: str
+    name: str
+    cookie: int
+
+
 class BpfObject:
     """Programs and maps of one loaded object, sharing one segment.
 
@@ -65,6 +77,7 @@ class BpfObject:
         self.programs = programs
         self.uprobes: list[UprobeSpec] = []
         self.tracepoints: list[tuple[str, str, str]] = []  # attach_tracepoint: program, tp
+        self.usdts: list[UsdtSpec] = []
 
     @property
     def shm_name(self) -> str:
@@ -139,6 +152,21 @@ class BpfObject:
         value, as bpftime's UREPLACE (``SEC("ureplace/<binary>:<function>")``) does."""
         self.attach_uprobe(name, sym, fn_name, addr, 0, replace=True)
 
+    def attach_usdt(self, name: str = "", probe: str = "", fn_name: str = "",
+                    provider: str = "", cookie: int = 0) -> None:  # fmt: skip
+        """Run program ``fn_name`` at every site of USDT probe ``provider:probe`` of binary
+        ``name`` (``probe`` may also be ``"provider:probe"``), as ``usdt/`` sections do;
+        ``bpf_usdt_cookie`` returns ``cookie`` there. Installed by ``bpftime.spawn`` /
+        ``bpftime.attach``, like ``attach_uprobe``."""
+        if fn_name not in self.programs:
+            raise KeyError(f"no program {fn_name!r}; programs: {', '.join(self.programs)}")
+        if not provider and probe.count(":") == 1:
+            provider, probe = probe.split(":")
+        if not name or not provider or not probe or ":" in probe:
+            raise ValueError("attach_usdt needs name (the binary), provider and probe "
+                             "(or probe='provider:probe')")  # fmt: skip
+        self.usdts.append(UsdtSpec(fn_name, name, provider, probe, cookie))
+
     # --- bpf_printk output
     def trace_lines(self) -> list[str]:
         """Lines bpf_printk wrote since the last call (``comm-pid [cpu] ts: msg``)."""
@@ -157,7 +185,8 @@ class BpfObject:
 def load(path: str | os.PathLike[str] | bytes, rodata: Mapping[str, Any] | None = None,
          engine: str = "jit", shm_name: str | None = None, create: bool = True,
          segment_size: int = DEFAULT_SEGMENT_SIZE,
-         unsafe_skip_verifier: bool = False) -> BpfObject:  # fmt: skip
+         unsafe_skip_verifier: bool = False,
+         kconfig: Mapping[str, str] | None = None) -> BpfObject:  # fmt: skip
     """Load an eBPF ELF object: create its maps in a new segment and its programs.
 
     Every program is verified first (``bpftime.verifier``; VerifierError on a
@@ -168,8 +197,10 @@ def load(path: str | os.PathLike[str] | bytes, rodata: Mapping[str, Any] | None 
     variables) by name before anything is created. With ``create=False`` the maps are
     not created but found by name in the existing segment ``shm_name`` (which another
     process loaded the same object into), so several processes share them.
+    ``kconfig`` (``{"CONFIG_X": "y"}``) replaces the running kernel's configuration for
+    the object's ``__kconfig`` externs.
     """
-    spec = elf.load_spec(path)
+    spec = elf.load_spec(path, kconfig=kconfig)
     for name, value in (rodata or {}).items():
         spec.set_global(name, value)
     if unsafe_skip_verifier:

@@ -12,7 +12,8 @@ Ctrl-C and returning the traced command's exit status.
 Maps are printed as ``@name[key]: value`` sorted by value, as bpftrace does. A map
 whose name contains ``hist`` with integer keys and values is a log2 histogram
 (key = slot, as bpf_log2l counts) and is printed as bcc's histogram text. Maps of
-global data (``.bss``, ``.data``, ``.rodata``) and ring buffers are not printed.
+global data (``.bss``, ``.data``, ``.rodata``, ``.kconfig``), ring buffers and the maps
+of libbpf's ``<bpf/usdt.bpf.h>`` (``__bpf_usdt_*``, argument specs) are not printed.
 
 Does not own: attaching (bpftime.uprobe), map decoding (bpftime.maps).
 """
@@ -56,7 +57,7 @@ def print_maps(obj: BpfObject, as_json: bool, out: Any = None) -> None:
     """Every map's entries, bpftrace-style (or one JSON object per map)."""
     out = out or sys.stdout
     for name, m in obj.maps.items():
-        if name.startswith(".") or m.type in (RINGBUF, PERF_EVENT_ARRAY):
+        if name.startswith((".", "__bpf_usdt_")) or m.type in (RINGBUF, PERF_EVENT_ARRAY):
             continue
         entries = [(k, v) for k, v in m.items() if not (m.type in (2, 6) and not v)]
         hist = _is_hist(name, entries)

@@ -23,15 +23,28 @@ Binary names follow libbpf: a path (with a ``/``) is used as is; a bare name is
 first looked for among the libraries the target has loaded (``libc.so.6``,
 ``libc``), then on ``PATH``. A numeric target is an offset in the file, as for
 the kernel's uprobes; it is turned into the address the loaded module has there.
+
+USDT programs (``usdt/BINARY:PROVIDER:NAME``, ``obj.attach_usdt``) are uprobes at each
+site of the probe (bpftime.usdt reads the notes), as libbpf attaches them: each site's
+argument spec goes into the object's ``__bpf_usdt_specs`` map (and its address into
+``__bpf_usdt_ip_to_spec_id``), and the hook's cookie is the spec id, which
+``<bpf/usdt.bpf.h>`` reads with ``bpf_get_attach_cookie``. A site is a 1-byte nop in
+the middle of a function, and the hook overwrites 16 bytes from there, so a site is
+refused when it lies within 16 bytes of its function's end or of another hook, or
+when a direct jump of the function lands inside those bytes (a linear disassembly of
+the function, in the target, with frida; jumps through tables are not seen). A
+probe's semaphore is incremented while it is attached.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -44,7 +57,7 @@ from typing import Any
 from elftools.elf.elffile import ELFFile
 
 from . import maps as maps_mod
-from . import pic
+from . import pic, usdt
 from ._program import kernel_helpers
 from .errors import AttachError, BpftimeError, ElfError, MapError
 from .insn import MapBinding, validate
@@ -53,9 +66,11 @@ from .object import BpfObject, load
 PROG_ARRAY, PERF_EVENT_ARRAY, RINGBUF = 3, 4, 27
 EXIT_UNKNOWN = 255  # a spawned process whose exit status someone else collected
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
-PROBE_KINDS = ("uprobe", "uretprobe", "ureplace")
-_HOOK_KIND = {"uprobe": 0, "uretprobe": 1, "ureplace": 2}  # bt_agent_hook_add's kind
+PROBE_KINDS = ("uprobe", "uretprobe", "ureplace", "usdt")
+_HOOK_KIND = {"uprobe": 0, "uretprobe": 1, "ureplace": 2, "usdt": 0}  # bt_agent_hook_add's kind
 SYSCALL_RELEASE_S = 0.05  # after unpatching: time for threads between a site and the agent
+OVERRIDE_RETURN = 58  # helper id of bpf_override_return
+USDT_SPECS, USDT_IP_MAP = "__bpf_usdt_specs", "__bpf_usdt_ip_to_spec_id"
 
 _SCRIPT = r"""
 'use strict';
@@ -100,6 +115,32 @@ rpc.exports = {
     // one transaction: the patch lands when this call returns, after setOrig
     const orig = Interceptor.replaceFast(ptr(addr), A.stub(h));
     A.setOrig(h, orig);
+  },
+  semaphore(addr, delta) {
+    const p = ptr(addr);
+    const v = Math.max(0, Math.min(0xffff, p.readU16() + delta));
+    p.writeU16(v);
+    return v;
+  },
+  // a linear disassembly of [start, end): does an instruction start at addr, and which
+  // direct jumps or calls land in (addr, addr + len)?
+  scan(addr, start, end, len) {
+    const a = ptr(addr), lo = a.add(1), hi = a.add(len), e = ptr(end);
+    let p = ptr(start), boundary = false;
+    const into = [];
+    while (p.compare(e) < 0) {
+      let insn;
+      try { insn = Instruction.parse(p); } catch (err) { return [boundary, into, p.toString()]; }
+      if (p.equals(a)) boundary = true;
+      const branch = insn.groups.includes('jump') || insn.groups.includes('call');
+      for (const op of insn.operands) {
+        if (!branch || op.type !== 'imm') continue;
+        const t = ptr(op.value.toString());
+        if (t.compare(lo) >= 0 && t.compare(hi) < 0) into.push(p.toString());
+      }
+      p = insn.next;
+    }
+    return [boundary, into, null];
   },
   unhook(addr) {
     Interceptor.revert(ptr(addr));
@@ -206,6 +247,23 @@ def _elf_info(path: str, mtime: float) -> _ElfInfo:
 
 def elf_info(path: str) -> _ElfInfo:
     return _elf_info(path, os.stat(path).st_mtime)
+
+
+def function_at(info: _ElfInfo, vaddr: int) -> tuple[str, int, int] | None:
+    """(name, start, end) of the function of the symbol tables holding ``vaddr``."""
+    for name, (value, size, _kind) in info.symbols.items():
+        if value <= vaddr < value + size:
+            return name, value, value + size
+    return None
+
+
+def calls_helper(insns: bytes, helper: int) -> bool:
+    """Whether a program's instructions call helper ``helper``."""
+    for i in range(0, len(insns) - 7, 8):
+        opcode, regs, _off, imm = struct.unpack_from("<BBhi", insns, i)
+        if opcode == 0x85 and regs >> 4 == 0 and imm == helper:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -346,6 +404,7 @@ class Session:
         self._hooked: list[int] = []
         self._sys_patched = False
         self.syscall_programs: list[tuple[str, str]] = []
+        self._semaphores: list[int] = []  # USDT semaphores we incremented, once per site
         self._missing = missing_probes
         self._decoders: dict[str, Callable[[bytes], Any]] | None = None
         self._perf_lost: dict[str, int] = {}  # PERF_RECORD_LOST counts read so far
@@ -385,7 +444,8 @@ class Session:
         by_addr: dict[int, list[tuple[int, str, int]]] = {}
         wanted: list[tuple[str, str, str, tuple[Any, ...]]] = []  # program, section, kind, target
         tracepoints: list[tuple[str, str, tuple[Any, ...]]] = []  # program, section, target
-        manual = {m.program for m in self.obj.uprobes} | {t[0] for t in self.obj.tracepoints}
+        manual = ({m.program for m in self.obj.uprobes} | {t[0] for t in self.obj.tracepoints}
+                  | {u.program for u in self.obj.usdts})
         # programs a PROG_ARRAY starts with: reached by tail calls, not attached
         tail_targets = {t for ms in self.obj.spec.maps if ms.type == PROG_ARRAY
                         for t in ms.init_values.values()}  # fmt: skip
@@ -397,7 +457,7 @@ class Session:
                 continue
             if ps.kind not in PROBE_KINDS:
                 self._skip(name, ps.section, f"kind {ps.kind!r} cannot be attached by `run` "
-                           "yet (uprobe/, uretprobe/, ureplace/ and syscall tracepoint/ "
+                           "yet (uprobe/, uretprobe/, ureplace/, usdt/ and syscall tracepoint/ "
                            "sections can)")  # fmt: skip
                 continue
             if not ps.attach:
@@ -412,7 +472,11 @@ class Session:
             kind = "ureplace" if m.replace else "uretprobe" if m.retprobe else "uprobe"
             where = f"{kind} {m.binary}:{m.symbol or hex(m.offset)}"
             wanted.append((m.program, where, kind, (m.binary, m.symbol, m.offset)))
+        for u in self.obj.usdts:
+            where = f"usdt {u.binary}:{u.provider}:{u.name}"
+            wanted.append((u.program, where, "usdt", (u.binary, u.provider, u.name, u.cookie)))
         codes: dict[str, str] = {}
+        usdt_sites: list[tuple[str, str, Target, int, int]] = []  # + spec id, semaphore
 
         def code_of(name: str) -> str:
             if name not in codes:
@@ -423,7 +487,15 @@ class Session:
                                        self.obj.programs[name].id)  # fmt: skip
             return codes[name]
 
-        for name, section, kind, (binary, symbol, offset) in wanted:
+        for name, section, kind, attach_to in wanted:
+            if kind == "usdt":
+                try:
+                    usdt_sites += self._usdt_targets(name, section, attach_to, modules,
+                                                     len(usdt_sites))  # fmt: skip
+                except AttachError as exc:
+                    self._skip(name, section, str(exc))
+                continue
+            binary, symbol, offset = attach_to
             try:
                 if isinstance(symbol, int):  # uprobe/bin:0x1234 -- an address, no symbol
                     offset = symbol + int(offset or 0)
@@ -441,6 +513,16 @@ class Session:
                                   "one ureplace program per function")  # fmt: skip
             self.probes.append(probe)
             by_addr.setdefault(target.address, []).append((_HOOK_KIND[kind], codes[name], 0))
+        for name, section, target, spec_id, _sem in usdt_sites:
+            self.probes.append(_Probe(name, section, "usdt", target, code_of(name)))
+            by_addr.setdefault(target.address, []).append((0, codes[name], spec_id))
+        starts = sorted(by_addr)
+        for a, b in itertools.pairwise(starts):
+            if b - a < MIN_HOOK_BYTES:
+                what = [p.section for p in self.probes if p.target.address in (a, b)]
+                raise AttachError(f"{', '.join(what)}: probes at {a:#x} and {b:#x} are "
+                                  f"{b - a} bytes apart; a hook overwrites {MIN_HOOK_BYTES} "
+                                  "bytes, so they cannot both be hooked")  # fmt: skip
         for addr, progs in by_addr.items():
             where = ", ".join(f"{p.section}" for p in self.probes if p.target.address == addr)
             try:
@@ -452,6 +534,10 @@ class Session:
                                   "function that frida can move: short functions and some "
                                   "prologues cannot be hooked)") from exc  # fmt: skip
             self._hooked.append(addr)
+        for *_, sem in usdt_sites:
+            if sem:
+                rpc.semaphore(hex(sem), 1)
+                self._semaphores.append(sem)
         for p in self.probes:
             _trace(self.verbose, f"attached {p.section} ({p.program}) at {p.target.address:#x} "
                    f"in {p.target.binary}")  # fmt: skip
@@ -509,6 +595,73 @@ class Session:
             _trace(self.verbose, f"attached {section} ({name})")
         _trace(self.verbose, f"rewrote {n} of {len(addrs)} syscall sites in "
                f"{time.perf_counter() - t0:.3f} s")  # fmt: skip
+
+    def _usdt_targets(self, name: str, section: str, attach_to: tuple[Any, ...],
+                      modules: Sequence[Module],
+                      first_id: int) -> list[tuple[str, str, Target, int, int]]:  # fmt: skip
+        """The sites of a usdt program's probe: (program, section, target, spec id,
+        semaphore address or 0) each, with their specs written into the object's maps."""
+        binary, provider, probe = (str(x) for x in attach_to[:3])
+        cookie = int(attach_to[3]) if len(attach_to) > 3 else 0
+        if calls_helper(self.obj.spec.programs[name].insns, OVERRIDE_RETURN):
+            raise AttachError("a USDT probe sits in the middle of a function, so its "
+                              "program cannot use bpf_override_return")  # fmt: skip
+        if USDT_SPECS not in self.obj.maps:
+            raise AttachError(f"the object has no {USDT_SPECS} map; include <bpf/usdt.bpf.h>"
+                              " and read arguments with bpf_usdt_arg()")  # fmt: skip
+        specs = self.obj.maps[USDT_SPECS]
+        if specs.raw.value_size != usdt.SPEC_SIZE:
+            raise AttachError(f"map {USDT_SPECS} has {specs.raw.value_size}-byte values, not "
+                              f"the {usdt.SPEC_SIZE} of struct __bpf_usdt_spec; is the "
+                              "object built with a different <bpf/usdt.bpf.h>?")  # fmt: skip
+        path, module = find_module(binary, modules, self.pid)
+        info = elf_info(path)
+        out = []
+        for i, site in enumerate(usdt.find_sites(path, provider, probe, info.segments)):
+            spec_id = first_id + i
+            if spec_id >= specs.max_entries:
+                raise AttachError(f"more USDT sites than {USDT_SPECS} holds "
+                                  f"({specs.max_entries}); define BPF_USDT_MAX_SPEC_CNT larger "
+                                  "before including <bpf/usdt.bpf.h>")  # fmt: skip
+            addr = module.base + site.address - info.load_base
+            self._check_usdt_site(info, site.address, addr, f"{path}:{provider}:{probe}")
+            specs[spec_id] = usdt.pack_spec(site.args, cookie)
+            if USDT_IP_MAP in self.obj.maps:
+                with contextlib.suppress(MapError):  # the map is only read without cookies
+                    self.obj.maps[USDT_IP_MAP][addr] = spec_id
+            sem = module.base + site.semaphore - info.load_base if site.semaphore else 0
+            target = Target(addr, path, f"{provider}:{probe}@{site.address:#x}")
+            out.append((name, section, target, spec_id, sem))
+        return out
+
+    def _check_usdt_site(self, info: _ElfInfo, vaddr: int, addr: int, what: str) -> None:
+        """AttachError unless the 16 bytes a hook overwrites at ``addr`` are code of the
+        site's function that nothing jumps into."""
+        func = function_at(info, vaddr)
+        if func is None:
+            _trace(self.verbose, f"usdt {what} at {vaddr:#x}: no function symbol holds it "
+                   "(stripped binary?), so the site could not be checked")  # fmt: skip
+            return
+        fname, start, end = func
+        where = f"usdt {what}: site {vaddr:#x} in {fname}()"
+        if end - vaddr < MIN_HOOK_BYTES:
+            raise AttachError(f"{where} is {end - vaddr} bytes from the function's end; a hook "
+                              f"needs {MIN_HOOK_BYTES} bytes of code there. Put the probe "
+                              "before more code of the function")  # fmt: skip
+        delta = addr - vaddr
+        boundary, into, stop = self._script.exports_sync.scan(
+            hex(addr), hex(start + delta), hex(end + delta), MIN_HOOK_BYTES)
+        if stop is not None:
+            raise AttachError(f"{where}: {fname}() could not be disassembled at {stop} "
+                              "(data in code?), so the site cannot be checked")  # fmt: skip
+        if not boundary:
+            raise AttachError(f"{where} is not at an instruction boundary of {fname}(); "
+                              "is the note stale or the binary modified?")  # fmt: skip
+        if into:
+            at = ", ".join(hex(int(x, 16) - delta) for x in into)
+            raise AttachError(f"{where}: code at {at} jumps into the {MIN_HOOK_BYTES} bytes a "
+                              "hook would overwrite, so the site cannot be hooked (move the "
+                              "probe away from a loop head or branch target)")  # fmt: skip
 
     def _skip(self, name: str, section: str, why: str) -> None:
         msg = f"program {name!r} (section {section}): {why}"
@@ -597,6 +750,11 @@ class Session:
     def detach(self) -> None:
         """Remove the hooks (the process keeps running, unharmed) and let go of it."""
         if self._script is not None and self.poll_exit() is None:
+            for sem in self._semaphores:
+                try:
+                    self._script.exports_sync.semaphore(hex(sem), -1)
+                except (self._frida.InvalidOperationError, self._frida.core.RPCException):
+                    break  # the process is gone
             for addr in self._hooked:
                 try:
                     self._script.exports_sync.unhook(hex(addr))
@@ -610,6 +768,7 @@ class Session:
                     self._script.exports_sync.sys_release()
         self._sys_patched = False
         self._hooked.clear()
+        self._semaphores.clear()
         if self._session is not None:
             with contextlib.suppress(self._frida.InvalidOperationError):
                 self._session.detach()

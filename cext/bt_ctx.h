@@ -61,7 +61,8 @@ struct bt_ctx {
     uint64_t exit_value;          /* [JIT] r0 when exit_flag == BT_EXIT_STOP */
     int64_t error_pc;             /* [JIT] instruction index of the error, -1 if unknown */
     uint64_t error_addr;          /* [JIT] address of a faulting access or bad callx target */
-    uint64_t pkt;                 /* [JIT] packet of legacy LD_ABS/LD_IND: the input memory */
+    uint64_t pkt;                 /* [JIT] packet of legacy LD_ABS/LD_IND: the input memory;
+                                     also the context probe_read_kernel may read */
     uint64_t pkt_len;             /* [JIT] its length */
     uint32_t error_size;          /* size of a faulting access */
     uint32_t nregions;            /* extra memory regions (interpreter checks) */

@@ -2,8 +2,10 @@
  * strings, snprintf, bpf_loop and the attach-context accessors. (bpf_printk is in
  * bt_helpers_trace.c: it writes into a ring buffer map.)
  *
- * Kernel semantics for a user process. "Kernel" memory does not exist here:
- * probe_read_kernel(_str) return -EFAULT. Reads of memory the program points
+ * Kernel semantics for a user process. The only "kernel" memory here is the context
+ * the runtime built for the program (ctx->pkt: struct pt_regs in a traced process, the
+ * input memory in this one), which libbpf's usdt.bpf.h reads with probe_read_kernel;
+ * probe_read_kernel of anything else, and probe_read_kernel_str, return -EFAULT. Reads of memory the program points
  * at go through process_vm_readv on this process, which reports a bad address
  * as EFAULT instead of faulting, so a wrong pointer never crashes the traced
  * process.
@@ -106,7 +108,22 @@ static uint64_t h_probe_read_str(uint64_t dst, uint64_t size, uint64_t src, uint
 static uint64_t h_probe_read_kernel(uint64_t dst, uint64_t size, uint64_t src, uint64_t a4,
                                     uint64_t a5, bt_ctx *ctx)
 {
-    /* there is no kernel memory in a user process */
+    /* the context the runtime built is the only kernel memory of a user process */
+    uint32_t n = (uint32_t)size;
+    (void)a4; (void)a5;
+    if (ctx->pkt && src >= ctx->pkt && src - ctx->pkt <= ctx->pkt_len &&
+        n <= ctx->pkt_len - (src - ctx->pkt)) {
+        memcpy((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
+        return 0;
+    }
+    if (n)
+        memset((void *)(uintptr_t)dst, 0, n);
+    return (uint64_t)-EFAULT;
+}
+
+static uint64_t h_probe_read_kernel_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t a4,
+                                        uint64_t a5, bt_ctx *ctx)
+{
     (void)src; (void)a4; (void)a5; (void)ctx;
     if ((uint32_t)size)
         memset((void *)(uintptr_t)dst, 0, (uint32_t)size);
@@ -431,7 +448,7 @@ void bt_helpers__fill_core(bt_helper_fn *t, size_t n)
     set(t, n, BT_FN_probe_read_user, h_probe_read);
     set(t, n, BT_FN_probe_read_kernel, h_probe_read_kernel);
     set(t, n, BT_FN_probe_read_user_str, h_probe_read_str);
-    set(t, n, BT_FN_probe_read_kernel_str, h_probe_read_kernel);
+    set(t, n, BT_FN_probe_read_kernel_str, h_probe_read_kernel_str);
     set(t, n, BT_FN_send_signal_thread, h_send_signal_thread);
     set(t, n, BT_FN_ktime_get_boot_ns, h_ktime_get_boot_ns);
     set(t, n, BT_FN_ktime_get_coarse_ns, h_ktime_get_coarse_ns);

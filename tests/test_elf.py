@@ -383,7 +383,9 @@ def _text_symbols(path) -> set[str]:
 
 # objects made to fail (checked below) and the one that needs another object's BTF
 _LOADABLE = [
-    p for p in OBJECTS if p.name.split(".")[0] not in ("core_bad", "kprobe", "extern", "core_local")
+    p
+    for p in OBJECTS
+    if p.name.split(".")[0] not in ("core_bad", "kprobe", "extern", "core_local", "kconfig")
 ]
 
 
@@ -457,14 +459,17 @@ def test_kprobe_object_is_refused():
     assert e.value.section == "kprobe/do_sys_openat2"
 
 
-def test_extern_is_refused():
-    with pytest.raises(ElfError) as e:
-        load_spec(obj("extern"))
-    assert str(e.value) == (
-        "section 'uprobe' offset 0: program 'uses_extern' insn 0: refers to extern"
-        " 'LINUX_KERNEL_VERSION'; externs (__kconfig, __ksym, kfuncs) are not supported in"
-        " userspace"
-    )
+def test_kconfig_extern_becomes_a_map_value():
+    # tests/test_kconfig.py checks the values; here: the load becomes a .kconfig map load
+    spec = load_spec(obj("extern"))
+    (kmap,) = [m for m in spec.maps if m.name == ".kconfig"]
+    assert (kmap.type, kmap.key_size, kmap.value_size, kmap.readonly) == (2, 4, 8, True)
+    insns = spec.programs["uses_extern"].insns
+    at = next(i for i in range(0, len(insns), 8) if insns[i] == 0x18)
+    lddw = insns[at : at + 16]
+    assert lddw[1] >> 4 == 6  # BPF_PSEUDO_MAP_IDX_VALUE: map index in imm, offset in imm2
+    assert struct.unpack_from("<i", lddw, 4)[0] == spec.maps.index(kmap)
+    assert struct.unpack_from("<i", lddw, 12)[0] == 0
 
 
 def test_spec_is_deterministic_and_bytes_equal_path():

@@ -240,14 +240,14 @@ BT_EXPORT void bt_agent_hook_set_orig(void *hook, void *orig)
     __atomic_store_n(&((bt_hook *)hook)->orig, orig, __ATOMIC_RELEASE);
 }
 
-static inline uint64_t run(const void *prog, void *regs, uint64_t cookie, const uint64_t *args,
-                       uint64_t ret, bt_ctx *ctx)
+static inline uint64_t run(const void *prog, void *regs, uint64_t regs_len, uint64_t cookie,
+                           const uint64_t *args, uint64_t ret, bt_ctx *ctx)
 {
     /* field by field, not bt_ctx__init: no memset call (and no AVX memset) per hit */
     bt_ctx__reset(ctx);
     ctx->user = NULL;
-    ctx->pkt = 0;
-    ctx->pkt_len = 0;
+    ctx->pkt = (uint64_t)(uintptr_t)regs; /* what probe_read_kernel may read (usdt.bpf.h) */
+    ctx->pkt_len = regs_len;
     ctx->trace = g_trace;
     ctx->cookie = cookie;
     ctx->func_args = args;
@@ -257,9 +257,10 @@ static inline uint64_t run(const void *prog, void *regs, uint64_t cookie, const 
 }
 
 /* A tracepoint program (bt_sys.c): r1 = its context. */
-BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t cookie, bt_ctx *ctx)
+BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t len, uint64_t cookie,
+                           bt_ctx *ctx)
 {
-    run(prog, r1, cookie, NULL, 0, ctx);
+    run(prog, r1, len, cookie, NULL, 0, ctx);
     return 0;
 }
 
@@ -286,7 +287,8 @@ BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
         const uint64_t args[6] = {regs->di, regs->si, regs->dx, regs->cx, regs->r8, regs->r9};
         bt_ctx ctx;
         for (uint32_t i = 0; i < n; i++) {
-            uint64_t r0 = run(h->enter[i], regs, h->enter_cookie[i], args, 0, &ctx);
+            uint64_t r0 = run(h->enter[i], regs, sizeof(*regs), h->enter_cookie[i], args, 0,
+                              &ctx);
             if (h->enter_replace[i]) {
                 regs->ax = r0;
                 skip = 1;
@@ -332,7 +334,7 @@ BT_HIDDEN uint64_t bt_agent__on_return(bt_pt_regs *regs)
         bt_sys_busy = 1;
         bt_ctx ctx;
         for (uint32_t i = 0; i < h->n_ret; i++)
-            run(h->ret[i], regs, h->ret_cookie[i], NULL, regs->ax, &ctx);
+            run(h->ret[i], regs, sizeof(*regs), h->ret_cookie[i], NULL, regs->ax, &ctx);
         t->busy = 0;
         bt_sys_busy = 0;
     }

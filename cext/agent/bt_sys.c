@@ -37,7 +37,8 @@ typedef struct prog_list {
 
 extern char bt_sys_entry[] BT_HIDDEN;
 BT_HIDDEN long bt_sys_raw(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
-BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t cookie, bt_ctx *ctx);
+BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t len, uint64_t cookie,
+                           bt_ctx *ctx);
 BT_HIDDEN int bt_agent__fail(int rc, const char *fmt, const char *arg);
 
 /* read by bt_sys_entry: nonzero = some program wants this syscall number */
@@ -82,13 +83,13 @@ static inline int traced_thread(void)
     return bt_sys_state == T_TRACED;
 }
 
-static void run_list(const prog_list *l, void *ctxbuf, uint16_t *type)
+static void run_list(const prog_list *l, void *ctxbuf, uint64_t len, uint16_t *type)
 {
     bt_ctx ctx;
     uint32_t n = __atomic_load_n(&l->n, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < n; i++) {
         *type = l->tp_id[i];
-        bt_agent__run(l->prog[i], ctxbuf, 0, &ctx);
+        bt_agent__run(l->prog[i], ctxbuf, len, 0, &ctx);
     }
 }
 
@@ -111,7 +112,7 @@ static int run_enter(const bt_sys_regs *r, int64_t *value)
         for (uint32_t i = 0; i < n; i++) {
             bt_ctx ctx;
             c.common_type = l->tp_id[i];
-            bt_agent__run(l->prog[i], &c, 0, &ctx);
+            bt_agent__run(l->prog[i], &c, sizeof(c), 0, &ctx);
             if (ctx.override_set) {
                 *value = (int64_t)ctx.override_value;
                 skip = 1;
@@ -134,8 +135,8 @@ static void run_exit(const bt_sys_regs *r, int64_t ret)
     c.id = (int64_t)r->nr;
     c.ret = ret;
     if (r->nr < BT_SYS_NR_MAX)
-        run_list(&g_exit[r->nr], &c, &c.common_type);
-    run_list(&g_raw_exit, &c, &c.common_type);
+        run_list(&g_exit[r->nr], &c, sizeof(c), &c.common_type);
+    run_list(&g_raw_exit, &c, sizeof(c), &c.common_type);
 }
 
 /* Called by bt_sys_entry for a syscall some program wants; returns its result. */
