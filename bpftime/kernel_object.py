@@ -270,9 +270,9 @@ class KernelObject:
                     raise KernelError(f"program {name!r}: kind {ps.kind!r} is not loaded by "
                                       "KernelObject (uprobe, uretprobe, tracepoint are)",
                                       errno_mod.EINVAL)  # fmt: skip
+                code = relocate(ps.insns, fds)
                 try:
-                    self.programs[name] = KernelProgram(relocate(ps.insns, fds), ptype,
-                                                        ps.license or spec.license or "GPL")  # fmt: skip
+                    self.programs[name] = KernelProgram(code, ptype, spec.license or "GPL")
                 except KernelError as e:
                     raise KernelError(f"program {name!r} ({ps.section}): {e}", e.errno) from None
         except BaseException:

@@ -381,8 +381,9 @@ def resolve_tracepoint(category: str, name: str) -> SyscallTracepoint:
                                MAX_ARGS if kind == "enter" else 0, "builtin")  # fmt: skip
         return _with_kernel_id(tp, raw=True)
     if category != "syscalls":
-        raise _not_syscall(category, name, "not a syscall tracepoint; kernel tracepoints "
-                           "fire inside the kernel, which a userspace runtime cannot see")  # fmt: skip
+        why = ("not a syscall tracepoint; kernel tracepoints fire inside the kernel, which a "
+               "userspace runtime cannot see")
+        raise _not_syscall(category, name, why)
     for kind in ("enter", "exit"):
         prefix = f"sys_{kind}_"
         if name.startswith(prefix):
@@ -395,9 +396,10 @@ def resolve_tracepoint(category: str, name: str) -> SyscallTracepoint:
     if s is None:
         other = table.by_name.get(call)
         if other is not None and other.tracepoint:
+            event = f"sys_{kind}_{other.tracepoint}"
             raise AttachError(f"tracepoint {category}/{name}: the kernel names the tracepoint "
-                              f"of {call} (nr {other.nr}) sys_{kind}_{other.tracepoint}; use "
-                              f'SEC("tracepoint/syscalls/sys_{kind}_{other.tracepoint}")')  # fmt: skip
+                              f"of {call} (nr {other.nr}) {event}; use "
+                              f'SEC("tracepoint/syscalls/{event}")')  # fmt: skip
         if other is not None:
             raise AttachError(f"tracepoint {category}/{name}: the kernel has no tracepoint for "
                               f"{call} (nr {other.nr}); use tracepoint/raw_syscalls/sys_{kind} "

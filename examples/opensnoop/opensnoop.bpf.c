@@ -40,7 +40,7 @@ struct event {
     __s64 ret;
     __s64 flags;
     char comm[16];
-    char fname[64];
+    char fname[128];
 };
 
 /* puts struct event into BTF, where `run` finds the record type */
