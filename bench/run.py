@@ -828,7 +828,7 @@ def syscalls_section(cfg: Config) -> list[Row]:
             if oskip is None and f"ours.{name}" not in why:
                 try:
                     ours[name].append(_syscall_ours_once(name, argv) - base)
-                except BpftimeError as exc:  # AttachError until syscall hooks exist
+                except BpftimeError as exc:  # e.g. AttachError where hooks cannot be placed
                     why[f"ours.{name}"] = f"n/a: {str(exc).splitlines()[0]}"
     rows = [measured("syscalls.bare.ns_per_call", "ns", bare,
                      note="syscall(SYS_getppid) in a loop, no program")]  # fmt: skip
