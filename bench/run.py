@@ -1,6 +1,6 @@
 """The project's one benchmark entry point.
 
-    python bench/run.py [--json PATH] [--quick]
+    python bench/run.py [--json PATH] [--quick] [--section NAME ...]
 
 Prints a table and writes JSON (default bench/results/latest.json). Each
 section is a function returning Rows; add later sections (maps, verifier,
@@ -733,12 +733,128 @@ def uprobes_section(cfg: Config) -> list[Row]:
     return rows
 
 
+# --- syscalls: added ns per system call of a victim, syscall tracepoints ------
+
+SYSCALL_VICTIM = Path(__file__).resolve().parent / "syscall_victim.c"
+SYSCALL_OBJ = Path(__file__).resolve().parent / "syscall_bench.bpf.o"
+SYSCALL_PROGRAMS = {
+    "tp_empty": "empty program on syscalls/sys_enter_getppid",
+    "tp_count": "hash map count per syscall id on raw_syscalls/sys_enter",
+}
+
+
+def _syscall_kernel_once(name: str, argv: list[str]) -> float:
+    """ns per call of the victim with program ``name`` attached to its kernel tracepoint
+    (the kernel runs it for every process's syscalls: tracepoint programs are global)."""
+    from bpftime import syscalls
+    from bpftime.kernel_object import KernelObject, attach_tracepoint
+
+    spec = elf.load_spec(SYSCALL_OBJ)
+    ps = spec.programs[name]
+    tp = syscalls.resolve_tracepoint(str(ps.attach[0]), str(ps.attach[1]))
+    with KernelObject(spec, [name]) as ko:
+        ko.links.append(attach_tracepoint(tp.tp_id, ko.programs[name].fd))
+        r, w = os.pipe()
+        pid = bpftime.uprobe.launch_suspended(argv, w)
+        os.close(w)
+        os.kill(pid, signal.SIGCONT)
+        return _read_victim(pid, r)[0]
+
+
+def _syscall_ours_once(name: str, argv: list[str]) -> float:
+    with bpftime.load(SYSCALL_OBJ) as obj:
+        for other in [p for p in obj.spec.programs if p != name]:
+            del obj.spec.programs[other]
+        r, w = os.pipe()
+        try:
+            with bpftime.uprobe.spawn(argv, obj, stdout=w):
+                os.close(w)
+                w = -1
+                return _read_victim_session(r)[0]
+        finally:
+            if w >= 0:
+                os.close(w)
+                os.close(r)
+
+
+def _syscall_kernel_skip() -> str | None:
+    from bpftime import syscalls
+
+    ok, why = kernel.available()
+    if not ok:
+        return why
+    if syscalls.tracefs_root() is None:
+        return syscalls.tracefs_note()
+    return None
+
+
+def syscalls_section(cfg: Config) -> list[Row]:
+    """Added ns per getppid() of a victim with a sys_enter program: syscall tracepoints
+    run in the victim by our agent against the kernel's tracepoints, same programs,
+    same victim, same run."""
+    from bpftime.errors import BpftimeError
+
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if cc is None:
+        why = "no C compiler to build bench/syscall_victim.c"
+        return [Row(f"syscalls.{p}.{who}.added_ns", None, "ns", note=why)
+                for p in SYSCALL_PROGRAMS for who in ("kernel", "ours")]  # fmt: skip
+    victim = Path(tempfile.mkdtemp(prefix="bpftime-bench-")) / "syscall_victim"
+    subprocess.run([cc, "-O2", "-o", str(victim), str(SYSCALL_VICTIM)], check=True)
+    n = max(cfg.runs, 200_000)
+    argv = [str(victim), str(n), "5"]
+
+    def plain() -> float:
+        r, w = os.pipe()
+        pid = bpftime.uprobe.launch_suspended(argv, w)
+        os.close(w)
+        os.kill(pid, signal.SIGCONT)
+        return _read_victim(pid, r)[0]
+
+    kskip = _syscall_kernel_skip()
+    oskip = bpftime.uprobe.skip_reason()
+    bare: list[float] = []
+    kern: dict[str, list[float]] = {p: [] for p in SYSCALL_PROGRAMS}
+    ours: dict[str, list[float]] = {p: [] for p in SYSCALL_PROGRAMS}
+    why: dict[str, str] = {}
+    for _ in range(cfg.repeats):
+        base = plain()
+        bare.append(base)
+        for name in SYSCALL_PROGRAMS:
+            if kskip is None and f"kernel.{name}" not in why:
+                try:
+                    kern[name].append(_syscall_kernel_once(name, argv) - base)
+                except (OSError, BpftimeError) as exc:
+                    why[f"kernel.{name}"] = f"kernel attach failed: {exc}"
+            if oskip is None and f"ours.{name}" not in why:
+                try:
+                    ours[name].append(_syscall_ours_once(name, argv) - base)
+                except BpftimeError as exc:  # e.g. AttachError where hooks cannot be placed
+                    why[f"ours.{name}"] = f"n/a: {str(exc).splitlines()[0]}"
+    rows = [measured("syscalls.bare.ns_per_call", "ns", bare,
+                     note="syscall(SYS_getppid) in a loop, no program")]  # fmt: skip
+    for name, label in SYSCALL_PROGRAMS.items():
+        kname, oname = f"syscalls.{name}.kernel.added_ns", f"syscalls.{name}.ours.added_ns"
+        k = (measured(kname, "ns", kern[name], note=f"perf_event_open tracepoint, {label}")
+             if kern[name] else Row(kname, None, "ns", note=kskip or why.get(f"kernel.{name}", "")))
+        o = (measured(oname, "ns", ours[name], k.value, f"in-process, {label}; target: the kernel")
+             if ours[name] else Row(oname, None, "ns", k.value,
+                                    oskip or why.get(f"ours.{name}", "")))  # fmt: skip
+        if o.value is None:
+            rows += [k, o, Row(f"syscalls.{name}.ours.ratio_vs_kernel", None, "x", 1.0,
+                               "no figure of ours")]  # fmt: skip
+        else:
+            rows += [k, o, *_ratio_rows(f"syscalls.{name}.ours", o, k, 1.0)]
+    return rows
+
+
 SECTIONS: dict[str, Callable[[Config], list[Row]]] = {
     "engines": engines_section,
     "maps": maps_section,
     "helpers": helpers_section,
     "verifier": verifier_section,
     "uprobes": uprobes_section,
+    "syscalls": syscalls_section,
 }
 
 
@@ -793,9 +909,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
     ap.add_argument("--quick", action="store_true", help="fewer repeats and runs (for CI)")
+    ap.add_argument("--section", action="append", choices=list(SECTIONS),
+                    help="run only this section (repeatable; default: all)")  # fmt: skip
     args = ap.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    results = {name: section(cfg) for name, section in SECTIONS.items()}
+    results = {name: section(cfg) for name, section in SECTIONS.items()
+               if not args.section or name in args.section}  # fmt: skip
     print(format_table(results))
     doc = {
         "meta": _meta(cfg, args.quick),

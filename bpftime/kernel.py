@@ -5,10 +5,10 @@ verifier log on failure) and running it there (BPF_PROG_TEST_RUN), so the
 kernel can serve as the oracle of differential tests and the baseline of
 benchmarks. ``available()`` says whether this process can do either.
 
-Does not own: maps, BTF, attaching programs, or anything libbpf does beyond
-those two commands; the package's own runtime never needs the kernel. No
-third-party dependencies: only ctypes and the syscall numbers of x86_64 and
-aarch64.
+Does not own: maps, objects and attaching programs (bpftime.kernel_object builds
+them on ``bpf()``), BTF, or anything else libbpf does; the package's own runtime
+never needs the kernel. No third-party dependencies: only ctypes and the syscall
+numbers of x86_64 and aarch64.
 """
 
 from __future__ import annotations
@@ -120,6 +120,11 @@ def _bpf(cmd: int, attr: ctypes.Structure) -> int:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return ret
+
+
+def bpf(cmd: int, attr: ctypes.Structure) -> int:
+    """bpf(cmd, &attr, sizeof attr) for bpftime.kernel_object (maps, attached objects)."""
+    return _bpf(cmd, attr)
 
 
 def _log_tail(log: bytes, lines: int = _LOG_TAIL_LINES) -> str:
