@@ -755,10 +755,10 @@ def _syscall_kernel_once(name: str, argv: list[str]) -> float:
     with KernelObject(spec, [name]) as ko:
         ko.links.append(attach_tracepoint(tp.tp_id, ko.programs[name].fd))
         r, w = os.pipe()
-        pid = bpftime.uprobe.launch_suspended(argv, w)
+        child = bpftime.uprobe.launch_suspended(argv, w)
         os.close(w)
-        os.kill(pid, signal.SIGCONT)
-        return _read_victim(pid, r)[0]
+        os.kill(child.pid, signal.SIGCONT)
+        return _read_victim(child, r)[0]
 
 
 def _syscall_ours_once(name: str, argv: list[str]) -> float:
@@ -806,10 +806,10 @@ def syscalls_section(cfg: Config) -> list[Row]:
 
     def plain() -> float:
         r, w = os.pipe()
-        pid = bpftime.uprobe.launch_suspended(argv, w)
+        child = bpftime.uprobe.launch_suspended(argv, w)
         os.close(w)
-        os.kill(pid, signal.SIGCONT)
-        return _read_victim(pid, r)[0]
+        os.kill(child.pid, signal.SIGCONT)
+        return _read_victim(child, r)[0]
 
     kskip = _syscall_kernel_skip()
     oskip = bpftime.uprobe.skip_reason()

@@ -172,6 +172,15 @@ rpc.exports = {
     return r.toNumber();
   },
   sysUnpatch() { A.sysUnpatch(); },
+  unpatchCode(addr, hex) {
+    // put back a function's original bytes if something (frida) rewrote them
+    const orig = [];
+    for (let i = 0; i < hex.length; i += 2) orig.push(parseInt(hex.substr(i, 2), 16));
+    const now = new Uint8Array(ptr(addr).readByteArray(orig.length));
+    if (now.every((b, i) => b === orig[i])) return false;
+    Memory.patchCode(ptr(addr), orig.length, code => code.writeByteArray(orig));
+    return true;
+  },
   sysRelease() { A.sysRelease(); },
 };
 """
@@ -591,6 +600,7 @@ class Session:
             why = str(exc).splitlines()[0].removeprefix("Error: ")
             raise AttachError(f"process {self.pid}: rewriting syscall sites: {why}") from exc
         self._sys_patched = True
+        self._unhook_exit_monitor(rpc, modules)
         for name, section in self.syscall_programs:
             _trace(self.verbose, f"attached {section} ({name})")
         _trace(self.verbose, f"rewrote {n} of {len(addrs)} syscall sites in "
@@ -662,6 +672,31 @@ class Session:
             raise AttachError(f"{where}: code at {at} jumps into the {MIN_HOOK_BYTES} bytes a "
                               "hook would overwrite, so the site cannot be hooked (move the "
                               "probe away from a loop head or branch target)")  # fmt: skip
+
+    def _unhook_exit_monitor(self, rpc: Any, modules: Sequence[Module]) -> None:
+        """frida's agent hooks libc's exit, _exit and abort (its exit monitor) and, when
+        the program calls one, makes syscalls of its own on that thread (it reads
+        /proc/self/maps, writes to its socket) that syscall tracepoints would report.
+        Put those functions' own code back: frida's revert at detach writes the same
+        bytes."""
+        libc = next((m for m in modules if m.name.startswith("libc.so")), None)
+        if libc is None:
+            return
+        info = elf_info(libc.path)
+        with open(libc.path, "rb") as f:
+            for name in ("exit", "_exit", "abort"):
+                if name not in info.symbols:
+                    continue
+                value, size, _ = info.symbols[name]
+                seg = next((sg for sg in info.segments if sg[1] <= value < sg[1] + sg[2]), None)
+                if seg is None:
+                    continue
+                n = min(size or 16, 16)
+                f.seek(value - seg[1] + seg[0])
+                code = f.read(n)
+                addr = libc.base + value - info.load_base
+                if rpc.unpatch_code(hex(addr), code.hex()):
+                    _trace(self.verbose, f"removed frida's exit monitor hook on {name}")
 
     def _skip(self, name: str, section: str, why: str) -> None:
         msg = f"program {name!r} (section {section}): {why}"

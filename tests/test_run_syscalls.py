@@ -26,6 +26,7 @@ The victims (examples/*/victim.c):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -103,7 +104,8 @@ def run_kernel(obj: Path, argv: list[str],
 
     spec = elf.load_spec(obj)
     r, w = os.pipe()
-    pid = launch_suspended(argv, w)
+    child = launch_suspended(argv, w)
+    pid = child.pid
     os.close(w)
     try:
         spec.set_global("targ_tgid", pid)
@@ -120,15 +122,13 @@ def run_kernel(obj: Path, argv: list[str],
             os.kill(pid, signal.SIGCONT)
             with os.fdopen(r) as f:
                 out = f.read().splitlines()
-            _, status = os.waitpid(pid, 0)
-            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+            assert child.wait(60) == 0
             return out, collect(ko), pid
     finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):
-            pass
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            child.wait(10)
 
 
 # --- opensnoop -------------------------------------------------------------------
