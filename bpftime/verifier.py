@@ -124,6 +124,8 @@ CONTEXTS: dict[str, Context] = {
     # struct bpf_raw_tracepoint_args for sys_enter/sys_exit: {u64 args[2]}
     "raw_tracepoint": Context("struct bpf_raw_tracepoint_args", 16, False),
 }
+# helpers whose memory argument is an array of format arguments (pointers allowed)
+FORMAT_DATA_HELPERS = ("bpf_trace_vprintk", "bpf_snprintf")
 # programs bpftime runs only on input memory (test_run / Program.run), never as hooks
 RAW_CONTEXT_KINDS = ("syscall", "socket", "test", "xdp", "tc", "perf_event")
 
@@ -843,10 +845,12 @@ class _Verifier:
         write: bool,
         value: Reg | None,
         vreg: int = 0,
+        ptrs_ok: bool = False,
     ) -> Reg | None:
         """Check an access of [base + off, + size) and perform it on the state.
 
-        Returns the loaded register (a spilled one, or a scalar) for reads.
+        Returns the loaded register (a spilled one, or a scalar) for reads. ``ptrs_ok``:
+        a helper's read of memory that may hold spilled pointers (format arguments).
         """
         kind = base.kind
         if base.null:
@@ -869,7 +873,7 @@ class _Verifier:
             )
         if kind == STACK:
             return self.stack_access(st, pc, r, base.region, lo, hi, size_min, size_max, value,
-                                     where)  # fmt: skip
+                                     where, ptrs_ok)  # fmt: skip
         if kind == CTX:
             if not base.s.is_const:
                 raise self.reject(
@@ -922,6 +926,7 @@ class _Verifier:
         size_max: int,
         value: Reg | None,
         where: str,
+        ptrs_ok: bool = False,
     ) -> Reg | None:
         if lo < -STACK_SIZE or hi + size_max > 0:
             raise self.reject(
@@ -950,7 +955,7 @@ class _Verifier:
                         st,
                     )
                 sp = sl[0]
-                if sp is not None and sp.is_ptr:
+                if sp is not None and sp.is_ptr and not ptrs_ok:
                     raise self.reject(
                         pc,
                         f"invalid read from stack {where} size {size_max}: partial read of a"
@@ -1327,8 +1332,12 @@ class _Verifier:
         if reg.kind == CTX:
             raise self._arg(pc, proto, n, reg, "a pointer to memory (not the context)", st)
         if not write:
-            got = self.access(st, pc, n, reg, 0, size_max, size_max, False, None)
-            if got is not None and got.is_ptr:
+            # %s/%p arguments of the format helpers are pointers: the kernel lets tracing
+            # programs (loaded with CAP_PERFMON/CAP_SYS_ADMIN) pass them, and so do we
+            ptrs_ok = proto.name in FORMAT_DATA_HELPERS
+            got = self.access(st, pc, n, reg, 0, size_max, size_max, False, None,
+                              ptrs_ok=ptrs_ok)  # fmt: skip
+            if got is not None and got.is_ptr and not ptrs_ok:
                 raise self.reject(
                     pc,
                     f"{proto.name} arg{n}: the memory R{n} points to holds a spilled"

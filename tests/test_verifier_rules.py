@@ -175,6 +175,33 @@ CASES: list[tuple[str, str, str, str | None]] = [
         "insn 9: bpf_map_update_elem arg3: the memory R3 points to holds a spilled fp pointer (pointer leak)",
     ),
     (
+        # bpf_printk with more than three arguments: bpf_trace_vprintk(fmt, 6, data, 16)
+        # where data holds a %s pointer to the stack (the kernel allows it for tracing)
+        "vprintk_string_pointer_argument",
+        "uprobe",
+        "stdw [%r10-8], 0x7325\n"
+        "stdw [%r10-32], 7\n"
+        "mov %r1, %r10\n"
+        "add %r1, -8\n"
+        "stxdw [%r10-24], %r1\n"
+        "mov %r2, 6\n"
+        "mov %r3, %r10\n"
+        "add %r3, -32\n"
+        "mov %r4, 16\n"
+        "call 177\n"
+        "mov %r0, 0\n"
+        "exit\n",
+        None,
+    ),
+    (
+        "vprintk_partial_pointer_read_still_refused",
+        "uprobe",
+        "stxdw [%r10-8], %r10\n"
+        "ldxw %r0, [%r10-8]\n"
+        "exit\n",
+        "insn 1: invalid read from stack R10-8 size 4: partial read of a spilled fp pointer",
+    ),
+    (
         "store_pointer_in_map",
         "uprobe",
         "stw [%r10-4], 0\n"
