@@ -814,6 +814,8 @@ class Session:
         self.detach()
         if self.spawned and self.poll_exit() is None:
             self.kill(signal.SIGKILL)
+            if self.wait(0.2) is None:
+                _release_tracee(self.pid)
             self.wait(10)
         if self._owns_obj:
             self.obj.close()
@@ -869,6 +871,18 @@ def spawn(argv: Sequence[str], obj: str | os.PathLike[str] | BpfObject,
         session.close()
         raise
     return session
+
+
+_WALL = 0x40000000  # waitpid: any child or tracee, clone or not
+
+
+def _release_tracee(pid: int) -> None:
+    """A process frida found stopped stays ptrace-attached by one of frida's threads in
+    this process until it is resumed; killed before that, it is reported to its tracer
+    first and to its parent (our launcher) only once the tracer has waited for it. Wait
+    for it here (the tracer's thread group may), which hands it on to the launcher."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG | _WALL)
 
 
 def _launcher_path() -> Path:

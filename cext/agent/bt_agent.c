@@ -36,7 +36,6 @@ typedef struct bt_shadow {
 } bt_shadow;
 
 typedef struct bt_tls {
-    uint32_t busy;        /* programs running on this thread: hooks pass straight through */
     uint32_t depth;
     uint64_t missed;      /* uretprobes skipped because the shadow stack was full */
     bt_shadow stack[BT_SHADOW_MAX];
@@ -45,7 +44,8 @@ typedef struct bt_tls {
 /* One pointer of static TLS (glibc keeps spare static TLS for dlopen'd libraries),
  * so the hot path reads it with one %fs-relative load. */
 static __thread bt_tls *t_tls __attribute__((tls_model("initial-exec")));
-/* bt_sys.c: set while programs run on this thread (their syscalls are not reported) */
+/* bt_sys.c: set while programs run on this thread: hooks pass straight through and
+ * syscalls are not reported */
 extern __thread uint8_t bt_sys_busy __attribute__((tls_model("initial-exec"))) BT_HIDDEN;
 static pthread_key_t g_tls_key;
 static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
@@ -268,14 +268,13 @@ BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t len, uint64_t c
 BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
 {
     if (__builtin_expect(bt_sys_busy, 0))
-        return 0;                     /* called from a syscall program's helper */
-    bt_sys_busy = 1;                  /* tls_get's mmap: not a syscall to report */
+        return 0;                     /* called from a program's helper: runs unprobed */
+    bt_sys_busy = 1;                  /* also: tls_get's mmap is not a syscall to report */
     bt_tls *t = tls_get();
-    bt_sys_busy = 0;
-    if (__builtin_expect(!t || t->busy, 0))
+    if (__builtin_expect(!t, 0)) {
+        bt_sys_busy = 0;
         return 0;
-    t->busy = 1;
-    bt_sys_busy = 1;
+    }
     regs->orig_ax = (uint64_t)-1;
     regs->ip = h->addr;
     regs->cs = 0x33;
@@ -310,7 +309,6 @@ BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
             t->missed++;
         }
     }
-    t->busy = 0;
     bt_sys_busy = 0;
     return skip;
 }
@@ -329,13 +327,11 @@ BT_HIDDEN uint64_t bt_agent__on_return(bt_pt_regs *regs)
     regs->ss = 0x2b;
     regs->flags = 0x246;
     const bt_hook *h = e->hook;
-    if (!t->busy && !bt_sys_busy) {
-        t->busy = 1;
+    if (!bt_sys_busy) {
         bt_sys_busy = 1;
         bt_ctx ctx;
         for (uint32_t i = 0; i < h->n_ret; i++)
             run(h->ret[i], regs, sizeof(*regs), h->ret_cookie[i], NULL, regs->ax, &ctx);
-        t->busy = 0;
         bt_sys_busy = 0;
     }
     return e->ret;
