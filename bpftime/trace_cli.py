@@ -110,7 +110,11 @@ def _printer(as_json: bool) -> Any:
 
 
 def print_lost(session: Session, as_json: bool) -> None:
-    """``lost N events on map X`` for each ring or perf buffer that dropped records."""
+    """``lost N events on map X`` for each ring or perf buffer that dropped records, and
+    the probes whose library was never loaded."""
+    for what in session.pending:
+        print(f"bpftime: warning: {what} was never attached: its library was not loaded",
+              file=sys.stderr)  # fmt: skip
     for name, n in session.lost().items():
         if n:
             _emit(_dumps({"type": "lost", "map": name, "count": n}) if as_json

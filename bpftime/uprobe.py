@@ -68,6 +68,7 @@ EXIT_UNKNOWN = 255  # a spawned process whose exit status someone else collected
 MIN_HOOK_BYTES = 16  # Interceptor.replaceFast overwrites 16 bytes (an absolute jump)
 PROBE_KINDS = ("uprobe", "uretprobe", "ureplace", "usdt")
 _HOOK_KIND = {"uprobe": 0, "uretprobe": 1, "ureplace": 2, "usdt": 0}  # bt_agent_hook_add's kind
+LATE_CHECK_S = 0.05  # how often poll() looks for libraries loaded since attach
 SYSCALL_RELEASE_S = 0.05  # after unpatching: time for threads between a site and the agent
 OVERRIDE_RETURN = 58  # helper id of bpf_override_return
 USDT_SPECS, USDT_IP_MAP = "__bpf_usdt_specs", "__bpf_usdt_ip_to_spec_id"
@@ -284,13 +285,40 @@ class Target:
     what: str  # symbol[+off] or 0xoffset, for messages
 
 
+class NotLoaded(AttachError):
+    """The binary exists but the target has not loaded it (yet): a library it may
+    ``dlopen`` later. ``path`` is the file."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+_LIB_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+             "/lib", "/usr/lib", "/usr/local/lib")  # fmt: skip
+
+
+def _library_on_disk(name: str) -> str | None:
+    """Where the dynamic loader would find library ``name`` (``LD_LIBRARY_PATH``, then
+    the usual directories), or None; only names that look like libraries."""
+    if ".so" not in name:
+        return None
+    dirs = [d for d in os.environ.get("LD_LIBRARY_PATH", "").split(":") if d]
+    for d in (*dirs, *_LIB_DIRS):
+        path = os.path.join(d, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def find_module(binary: str, modules: Sequence[Module], pid: int) -> tuple[str, Module]:
-    """The file ``binary`` names and the module it is loaded as in the target."""
+    """The file ``binary`` names and the module it is loaded as in the target.
+    NotLoaded when the file exists but is not loaded there."""
     if "/" not in binary:
         for m in modules:
             if m.name == binary or m.name.startswith((binary + ".", binary + "-")):
                 return m.path, m
-        found = shutil.which(binary)
+        found = shutil.which(binary) or _library_on_disk(binary)
         if found is None:
             raise AttachError(f"binary {binary!r}: not a library process {pid} has loaded "
                               "and not a program on PATH")  # fmt: skip
@@ -301,8 +329,7 @@ def find_module(binary: str, modules: Sequence[Module], pid: int) -> tuple[str, 
     for m in modules:
         if m.path and os.path.exists(m.path) and os.path.samefile(m.path, path):
             return path, m
-    raise AttachError(f"binary {binary!r} is not loaded in process {pid} (a library it "
-                      "dlopen()s later cannot be probed yet)")  # fmt: skip
+    raise NotLoaded(f"binary {binary!r} is not loaded in process {pid}", path)
 
 
 def resolve(binary: str, symbol: str | None, offset: int, modules: Sequence[Module],
@@ -342,6 +369,19 @@ class _Probe:
     kind: str
     target: Target
     agent_prog: str = ""
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A uprobe whose library the target has not loaded yet (compiled already)."""
+
+    program: str
+    section: str
+    kind: str
+    path: str
+    symbol: str | None
+    offset: int
+    code: str
 
 
 @dataclass
@@ -413,6 +453,9 @@ class Session:
         self._hooked: list[int] = []
         self._sys_patched = False
         self.syscall_programs: list[tuple[str, str]] = []
+        self._pending: list[_Pending] = []  # probes on libraries not loaded yet
+        self._seen_bases: set[int] = set()
+        self._late_checked = 0.0
         self._semaphores: list[int] = []  # USDT semaphores we incremented, once per site
         self._missing = missing_probes
         self._decoders: dict[str, Callable[[bytes], Any]] | None = None
@@ -440,6 +483,7 @@ class Session:
         self._script.load()
         rpc = self._script.exports_sync
         modules = [Module(n, int(b, 16), p) for n, b, p in rpc.modules()]
+        self._seen_bases.update(m.base for m in modules)
         seg = self.obj.segment
         t0 = time.perf_counter()
         try:
@@ -511,6 +555,12 @@ class Session:
                     symbol = None
                 target = resolve(str(binary), None if symbol is None else str(symbol),
                                  int(offset or 0), modules, self.pid)  # fmt: skip
+            except NotLoaded as exc:  # a library it may dlopen later: attached when it does
+                self._pending.append(_Pending(name, section, kind, exc.path,
+                                              None if symbol is None else str(symbol),
+                                              int(offset or 0), code_of(name)))  # fmt: skip
+                _trace(self.verbose, f"{section} ({name}): {exc}; attached once it is")
+                continue
             except AttachError as exc:
                 self._skip(name, section, str(exc))
                 continue
@@ -533,16 +583,7 @@ class Session:
                                   f"{b - a} bytes apart; a hook overwrites {MIN_HOOK_BYTES} "
                                   "bytes, so they cannot both be hooked")  # fmt: skip
         for addr, progs in by_addr.items():
-            where = ", ".join(f"{p.section}" for p in self.probes if p.target.address == addr)
-            try:
-                rpc.hook(hex(addr), [[r, p, hex(c)] for r, p, c in progs])
-            except frida.core.RPCException as exc:
-                why = str(exc).splitlines()[0].removeprefix("Error: ")
-                raise AttachError(f"{where}: cannot hook {addr:#x}: {why} (the first "
-                                  f"{MIN_HOOK_BYTES} bytes must be whole instructions of the "
-                                  "function that frida can move: short functions and some "
-                                  "prologues cannot be hooked)") from exc  # fmt: skip
-            self._hooked.append(addr)
+            self._hook(rpc, addr, progs)
         for *_, sem in usdt_sites:
             if sem:
                 rpc.semaphore(hex(sem), 1)
@@ -556,6 +597,72 @@ class Session:
             for name in self.obj.spec.programs:  # tail calls may reach any of them
                 code_of(name)
         _trace(self.verbose, f"setup took {time.perf_counter() - t0:.3f} s")
+
+    def _hook(self, rpc: Any, addr: int, progs: list[tuple[int, str, int]]) -> None:
+        where = ", ".join(f"{p.section}" for p in self.probes if p.target.address == addr)
+        try:
+            rpc.hook(hex(addr), [[r, p, hex(c)] for r, p, c in progs])
+        except self._frida.core.RPCException as exc:
+            why = str(exc).splitlines()[0].removeprefix("Error: ")
+            raise AttachError(f"{where}: cannot hook {addr:#x}: {why} (the first "
+                              f"{MIN_HOOK_BYTES} bytes must be whole instructions of the "
+                              "function that frida can move: short functions and some "
+                              "prologues cannot be hooked)") from exc  # fmt: skip
+        self._hooked.append(addr)
+
+    def _attach_late(self) -> None:
+        """Libraries loaded since the last look: attach the probes waiting for them
+        and rewrite their syscall sites (when syscall tracepoints are attached)."""
+        if self._script is None or not (self._pending or self._sys_patched):
+            return
+        now = time.monotonic()
+        if now - self._late_checked < LATE_CHECK_S:
+            return
+        self._late_checked = now
+        rpc = self._script.exports_sync
+        try:
+            modules = [Module(n, int(b, 16), p) for n, b, p in rpc.modules()]
+        except (self._frida.InvalidOperationError, self._frida.core.RPCException):
+            return  # the process is gone
+        new = [m for m in modules if m.base not in self._seen_bases]
+        if not new:
+            return
+        self._seen_bases.update(m.base for m in new)
+        if self._sys_patched:
+            from .syscall_hooks import pack, target_sites
+
+            addrs, _ = target_sites(new)
+            rpc.sys_patch(pack(addrs))
+            _trace(self.verbose, f"rewrote {len(addrs)} syscall sites in "
+                   f"{', '.join(m.name for m in new)}")  # fmt: skip
+        by_addr: dict[int, list[tuple[int, str, int]]] = {}
+        for p in list(self._pending):
+            try:
+                target = resolve(p.path, p.symbol, p.offset, modules, self.pid)
+            except NotLoaded:
+                continue
+            except AttachError as exc:
+                self._pending.remove(p)
+                self.skipped.append(f"program {p.program!r} (section {p.section}): {exc}")
+                print(f"bpftime: warning: program {p.program!r} (section {p.section}): {exc}",
+                      file=sys.stderr)  # fmt: skip
+                continue
+            self._pending.remove(p)
+            self.probes.append(_Probe(p.program, p.section, p.kind, target, p.code))
+            by_addr.setdefault(target.address, []).append((_HOOK_KIND[p.kind], p.code, 0))
+        for addr, progs in by_addr.items():
+            try:
+                self._hook(rpc, addr, progs)
+            except AttachError as exc:
+                print(f"bpftime: warning: {exc}", file=sys.stderr)
+                continue
+            _trace(self.verbose, f"attached late at {addr:#x}: "
+                   + ", ".join(p.section for p in self.probes if p.target.address == addr))
+
+    @property
+    def pending(self) -> list[str]:
+        """Probes still waiting for their library to be loaded, as section names."""
+        return [f"{p.section} ({p.program})" for p in self._pending]
 
     def _attach_syscalls(self, rpc: Any, tracepoints: list[tuple[str, str, tuple[Any, ...]]],
                          code_of: Callable[[str], str],
@@ -731,6 +838,7 @@ class Session:
             self._decoders = {n: _record_decoder(self.obj, n) for n, m in self.obj.maps.items()
                               if m.type in (RINGBUF, PERF_EVENT_ARRAY)}  # fmt: skip
         while True:
+            self._attach_late()
             for line in self.obj.trace_lines():
                 emit(Output("printk", "", line))
             for name, decode in self._decoders.items():
