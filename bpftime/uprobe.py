@@ -622,7 +622,8 @@ class Session:
         rpc = self._script.exports_sync
         try:
             modules = [Module(n, int(b, 16), p) for n, b, p in rpc.modules()]
-        except (self._frida.InvalidOperationError, self._frida.core.RPCException):
+        except (self._frida.InvalidOperationError, self._frida.core.RPCException,
+                self._frida.TransportError):  # fmt: skip
             return  # the process is gone
         new = [m for m in modules if m.base not in self._seen_bases]
         if not new:
@@ -632,7 +633,11 @@ class Session:
             from .syscall_hooks import pack, target_sites
 
             addrs, _ = target_sites(new)
-            rpc.sys_patch(pack(addrs))
+            try:
+                rpc.sys_patch(pack(addrs))
+            except (self._frida.InvalidOperationError, self._frida.core.RPCException,
+                    self._frida.TransportError):  # fmt: skip
+                return  # the process is exiting
             _trace(self.verbose, f"rewrote {len(addrs)} syscall sites in "
                    f"{', '.join(m.name for m in new)}")  # fmt: skip
         by_addr: dict[int, list[tuple[int, str, int]]] = {}
@@ -653,6 +658,8 @@ class Session:
         for addr, progs in by_addr.items():
             try:
                 self._hook(rpc, addr, progs)
+            except (self._frida.InvalidOperationError, self._frida.TransportError):
+                return
             except AttachError as exc:
                 print(f"bpftime: warning: {exc}", file=sys.stderr)
                 continue
