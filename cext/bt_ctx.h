@@ -75,6 +75,7 @@ struct bt_ctx {
     uint32_t tail_calls;          /* tail calls taken in this run (the kernel allows 33) */
     uint32_t func_nargs;          /* bpf_get_func_arg_cnt */
     const uint64_t *func_args;    /* bpf_get_func_arg: the traced function's arguments */
+    const uint64_t *func_regs;    /* or, when set, x86_64 struct pt_regs holding them */
     uint64_t func_ret;            /* bpf_get_func_ret */
     uint64_t cookie;              /* bpf_get_attach_cookie */
     uint32_t override_set;        /* bpf_override_return was called ... */

@@ -398,12 +398,15 @@ static uint64_t h_get_func_arg(uint64_t c, uint64_t n, uint64_t value, uint64_t 
                                bt_ctx *ctx)
 {
     (void)c; (void)a4; (void)a5;
+    /* rdi, rsi, rdx, rcx, r8, r9 as u64 indexes into x86_64 struct pt_regs */
+    static const uint8_t pt_regs_arg[6] = {14, 13, 12, 11, 9, 8};
     uint64_t *out = (uint64_t *)(uintptr_t)value;
-    if ((uint32_t)n >= ctx->func_nargs || !ctx->func_args) {
+    if ((uint32_t)n >= ctx->func_nargs || (!ctx->func_args && !ctx->func_regs)
+            || (ctx->func_regs && n >= 6)) {
         *out = 0;
         return (uint64_t)-EINVAL;
     }
-    *out = ctx->func_args[(uint32_t)n];
+    *out = ctx->func_regs ? ctx->func_regs[pt_regs_arg[n]] : ctx->func_args[(uint32_t)n];
     return 0;
 }
 

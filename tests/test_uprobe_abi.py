@@ -93,6 +93,20 @@ def test_tail_calls_in_the_target(victim: Path, capfd: pytest.CaptureFixture[str
     assert counts == [int(fib[1]), int(fib[1]), 0]
 
 
+def test_func_arg_helpers_in_the_target(victim: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    with bpftime.load(REPO / "tests" / "objects" / "uprobe_funcargs.bpf.o") as obj:
+        status, out = _traced(victim, capfd, obj)
+        sums = [obj["fa_sums"][i] for i in range(9)]
+    fib = re.search(r"fib_calls (\d+) fib_ret_sum (\d+)", out)
+    assert status == 3 and fib
+    i_sum = N * (N - 1) // 2
+    # mix(i, 0.5, 2, 1.25, 3, 2.5, 4, ...): integer arguments i, 2, 3, 4, 5, 6
+    assert sums[:6] == [i_sum, 2 * N, 3 * N, 4 * N, 5 * N, 6 * N]
+    assert sums[6] == 6 * N  # bpf_get_func_arg_cnt
+    assert sums[7] == -22 * N  # argument 6 is not in a register: -EINVAL each time
+    assert sums[8] == int(fib[2])  # bpf_get_func_ret in the uretprobe
+
+
 def _file_offset(path: Path, symbol: str) -> int:
     from elftools.elf.elffile import ELFFile
 

@@ -36,6 +36,7 @@ typedef struct bt_shadow {
 } bt_shadow;
 
 typedef struct bt_tls {
+    bt_ctx ctx;           /* the uprobe programs' run context, set up once per thread */
     uint32_t depth;
     uint64_t missed;      /* uretprobes skipped because the shadow stack was full */
     bt_shadow stack[BT_SHADOW_MAX];
@@ -77,6 +78,8 @@ static bt_tls *tls_get(void)
     if (p == MAP_FAILED)
         return NULL;
     t = p;
+    bt_ctx__init(&t->ctx);
+    t->ctx.callback = bt_prog__jit_callback;
     t_tls = t;
     pthread_once(&g_tls_once, tls_key_init);
     pthread_setspecific(g_tls_key, t);
@@ -251,8 +254,25 @@ static inline uint64_t run(const void *prog, void *regs, uint64_t regs_len, uint
     ctx->trace = g_trace;
     ctx->cookie = cookie;
     ctx->func_args = args;
+    ctx->func_regs = NULL;
     ctx->func_nargs = args ? 6 : 0;
     ctx->func_ret = ret;
+    return bt_prog__exec(prog, (uint64_t)(uintptr_t)regs, 0, ctx);
+}
+
+/* A uprobe program, on this thread's context (user, pkt_len and callback stay as
+ * tls_get set them): the arguments are read from pt_regs when asked for. */
+static inline uint64_t run_probe(const void *prog, bt_pt_regs *regs, uint64_t cookie,
+                                 int entry, bt_ctx *ctx)
+{
+    bt_ctx__reset(ctx);
+    ctx->pkt = (uint64_t)(uintptr_t)regs;
+    ctx->pkt_len = sizeof(*regs);
+    ctx->trace = g_trace;
+    ctx->cookie = cookie;
+    ctx->func_regs = entry ? (const uint64_t *)regs : NULL;
+    ctx->func_nargs = entry ? 6 : 0;
+    ctx->func_ret = regs->ax;
     return bt_prog__exec(prog, (uint64_t)(uintptr_t)regs, 0, ctx);
 }
 
@@ -283,16 +303,14 @@ BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
     int skip = 0;
     uint32_t n = __atomic_load_n(&h->n_enter, __ATOMIC_ACQUIRE);
     if (n) {
-        const uint64_t args[6] = {regs->di, regs->si, regs->dx, regs->cx, regs->r8, regs->r9};
-        bt_ctx ctx;
+        bt_ctx *ctx = &t->ctx;
         for (uint32_t i = 0; i < n; i++) {
-            uint64_t r0 = run(h->enter[i], regs, sizeof(*regs), h->enter_cookie[i], args, 0,
-                              &ctx);
+            uint64_t r0 = run_probe(h->enter[i], regs, h->enter_cookie[i], 1, ctx);
             if (h->enter_replace[i]) {
                 regs->ax = r0;
                 skip = 1;
-            } else if (ctx.override_set) {
-                regs->ax = ctx.override_value;
+            } else if (ctx->override_set) {
+                regs->ax = ctx->override_value;
                 skip = 1;
             }
         }
@@ -329,9 +347,8 @@ BT_HIDDEN uint64_t bt_agent__on_return(bt_pt_regs *regs)
     const bt_hook *h = e->hook;
     if (!bt_sys_busy) {
         bt_sys_busy = 1;
-        bt_ctx ctx;
         for (uint32_t i = 0; i < h->n_ret; i++)
-            run(h->ret[i], regs, sizeof(*regs), h->ret_cookie[i], NULL, regs->ax, &ctx);
+            run_probe(h->ret[i], regs, h->ret_cookie[i], 0, &t->ctx);
         bt_sys_busy = 0;
     }
     return e->ret;
