@@ -18,6 +18,7 @@
 #include "bt_helpers.h"
 #include "bt_helpers_map.h"
 #include "bt_map.h"
+#include "bt_prog.h"
 
 #define MAP(x) ((bt_map *)(uintptr_t)(x))
 #define PTR(x) ((void *)(uintptr_t)(x))
@@ -35,6 +36,8 @@ static int covered(const bt_ctx *ctx, uint64_t start, uint64_t end, int writable
 
 static void expose(bt_ctx *ctx, const void *p, uint64_t len, int writable)
 {
+    if (ctx->prog && ctx->prog->jit)
+        return;  /* regions are the interpreter's memory checks; the JIT has none */
     uint64_t start = U64(p);
     if (!covered(ctx, start, start + len, writable))
         bt_ctx__add_region(ctx, p, len, writable);

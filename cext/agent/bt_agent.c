@@ -265,7 +265,12 @@ static inline uint64_t run(const void *prog, void *regs, uint64_t regs_len, uint
 static inline uint64_t run_probe(const void *prog, bt_pt_regs *regs, uint64_t cookie,
                                  int entry, bt_ctx *ctx)
 {
-    bt_ctx__reset(ctx);
+    /* a run that ended normally leaves the per-run fields as bt_ctx__reset sets them
+     * (depth back at 0; exit_value, error_* and tail_target are set only with the flags
+     * tested here), so most hits skip the reset */
+    if (__builtin_expect((ctx->exit_flag | ctx->error | ctx->override_set | ctx->tail_calls
+                          | ctx->nregions | ctx->depth) != 0, 0))
+        bt_ctx__reset(ctx);
     ctx->pkt = (uint64_t)(uintptr_t)regs;
     ctx->pkt_len = sizeof(*regs);
     ctx->trace = g_trace;
@@ -295,14 +300,14 @@ BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
         bt_sys_busy = 0;
         return 0;
     }
-    regs->orig_ax = (uint64_t)-1;
-    regs->ip = h->addr;
-    regs->cs = 0x33;
-    regs->ss = 0x2b;
-    regs->flags = 0x246;
     int skip = 0;
     uint32_t n = __atomic_load_n(&h->n_enter, __ATOMIC_ACQUIRE);
-    if (n) {
+    if (n) {  /* the rest of pt_regs, for the programs (a uretprobe alone needs none) */
+        regs->orig_ax = (uint64_t)-1;
+        regs->ip = h->addr;
+        regs->cs = 0x33;
+        regs->ss = 0x2b;
+        regs->flags = 0x246;
         bt_ctx *ctx = &t->ctx;
         for (uint32_t i = 0; i < n; i++) {
             uint64_t r0 = run_probe(h->enter[i], regs, h->enter_cookie[i], 1, ctx);
