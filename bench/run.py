@@ -687,7 +687,8 @@ def uprobes_section(cfg: Config) -> list[Row]:
     victim = Path(tempfile.mkdtemp(prefix="bpftime-bench-")) / "uprobe_victim"
     subprocess.run([cc, "-O2", "-o", str(victim), str(UPROBE_VICTIM)], check=True)
     spec = elf.load_spec(UPROBE_OBJ)
-    n = max(cfg.runs, 200_000)
+    # a few ms per timed stretch gave +-3 ns from run to run (frequency ramps, interrupts)
+    n = max(cfg.runs, 2_000_000)
     reps = 5
 
     def argv(fn: str, calls: int = n) -> list[str]:
@@ -703,7 +704,7 @@ def uprobes_section(cfg: Config) -> list[Row]:
     lib, kwhy = _kmap_lib()
     if lib is not None and not UPROBE_PMU.exists():
         lib, kwhy = None, "no uprobe PMU in /sys/bus/event_source/devices"
-    kn = max(n // 20, 20_000)  # the kernel's hooks cost hundreds of ns: fewer calls
+    kn = max(n // 40, 20_000)  # the kernel's hooks cost hundreds of ns: fewer calls
     first_ms: list[float] = []
     for combo, target in UPROBE_TARGETS.items():
         ours, kern = [], {"target": [], "target_nop5": []}  # type: dict[str, list[float]]

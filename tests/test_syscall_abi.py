@@ -65,7 +65,20 @@ def test_tracepoints_change_nothing_and_count_exactly(victim: Path,
     assert enters[VFORK] == 1
     assert enters[EXECVE] >= 2  # posix_spawn's and the fork child's execve
     assert enters[EXIT_GROUP] >= 3  # main, fork child, vfork child
+    assert enters[1000] == exits[1000] == 1  # a number no syscall has: -ENOSYS, still seen
+    assert "syscall(1000): -1 Function not implemented" in out
     assert EXIT_GROUP not in exits  # exit_group does not return
+
+
+def test_override_return_skips_the_syscall(victim: Path,
+                                           capfd: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    plain = subprocess.run([str(victim), "10"], capture_output=True, text=True).stdout
+    with bpftime.load(REPO / "tests" / "objects" / "sys_override.bpf.o") as obj:
+        with uprobe.spawn([str(victim), "10"], obj) as s:
+            assert s.wait(60) == 9
+    out = capfd.readouterr().out
+    assert "close(-1): -1 Bad file descriptor" in plain
+    assert out == plain.replace("close(-1): -1 Bad file descriptor", "close(-1): 0 Success")
 
 
 def test_attach_tracepoint_by_hand(victim: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -24,6 +24,8 @@
 #define BT_HIDDEN __attribute__((visibility("hidden")))
 #define TLS_IE __attribute__((tls_model("initial-exec")))
 #define SLED_JMP (BT_SYS_NR_MAX + 4)
+#define SLED_SIZE 65536            /* the kernel's default vm.mmap_min_addr */
+#define JMP_LEN 13
 #define MAX_EXCLUDED 256
 
 enum { T_UNKNOWN, T_TRACED, T_EXCLUDED };
@@ -200,16 +202,24 @@ BT_HIDDEN long bt_sys__clone3_prepare(bt_sys_regs *r)
 
 /* --- setup, from the controller (frida's thread) ------------------------------- */
 
+static void sled_jump(uint8_t *j)
+{
+    uint64_t entry = (uint64_t)(uintptr_t)bt_sys_entry;
+    j[0] = 0x49; j[1] = 0xbb;                 /* movabs $entry, %r11 */
+    memcpy(j + 2, &entry, 8);
+    j[10] = 0x41; j[11] = 0xff; j[12] = 0xe3; /* jmp *%r11 */
+}
+
 /* Map page 0 with the sled; threads `excluded` (frida's) are never reported. */
 BT_EXPORT int bt_agent_sys_init(const int32_t *excluded, uint32_t n_excluded)
 {
     if (!g_page0) {
-        uint8_t *page = mmap((void *)0, 4096, PROT_READ | PROT_WRITE,
+        uint8_t *page = mmap((void *)0, SLED_SIZE, PROT_READ | PROT_WRITE,
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
         if (page == MAP_FAILED || page != NULL) {
             int err = page == MAP_FAILED ? errno : EEXIST;
             if (page != MAP_FAILED)
-                munmap(page, 4096);
+                munmap(page, SLED_SIZE);
             return bt_agent__fail(-err, "cannot map address 0 for the syscall trampoline "
                                   "(%s): run as root (CAP_SYS_RAWIO) or set "
                                   "vm.mmap_min_addr=0", strerror(err));
@@ -217,17 +227,18 @@ BT_EXPORT int bt_agent_sys_init(const int32_t *excluded, uint32_t n_excluded)
         __asm__("" : "+r"(page));  /* it is 0: the compiler must not treat it as NULL */
         /* not nops: `cmp $imm32, %eax` (3d xx xx xx xx) from any byte on, five bytes per
          * instruction, so the longest way (syscall 0) is ~100 instructions, not 512; four
-         * nops catch whichever instruction ends inside them */
+         * nops catch whichever instruction ends inside them. A second, long sled after the
+         * first jump takes numbers no syscall has (512 .. 64 Ki) to the same entry, which
+         * makes them without a program: the kernel answers -ENOSYS as it would. */
         memset(page, 0x3d, BT_SYS_NR_MAX);
         memset(page + BT_SYS_NR_MAX, 0x90, 4);
-        uint8_t *j = page + SLED_JMP;
-        uint64_t entry = (uint64_t)(uintptr_t)bt_sys_entry;
-        j[0] = 0x49; j[1] = 0xbb;                 /* movabs $entry, %r11 */
-        memcpy(j + 2, &entry, 8);
-        j[10] = 0x41; j[11] = 0xff; j[12] = 0xe3; /* jmp *%r11 */
-        if (mprotect(page, 4096, PROT_EXEC) != 0) {
+        sled_jump(page + SLED_JMP);
+        memset(page + SLED_JMP + JMP_LEN, 0x3d, SLED_SIZE - SLED_JMP - 2 * JMP_LEN - 4);
+        memset(page + SLED_SIZE - JMP_LEN - 4, 0x90, 4);
+        sled_jump(page + SLED_SIZE - JMP_LEN);
+        if (mprotect(page, SLED_SIZE, PROT_EXEC) != 0) {
             int err = errno;
-            munmap(page, 4096);
+            munmap(page, SLED_SIZE);
             return bt_agent__fail(-err, "mprotect page 0: %s", strerror(err));
         }
         g_page0 = (uint8_t *)1;  /* mapped (the pointer itself is 0) */
@@ -324,7 +335,7 @@ BT_EXPORT int bt_agent_sys_unpatch(void)
 BT_EXPORT int bt_agent_sys_release(void)
 {
     if (g_page0 && g_n_sites == 0) {
-        munmap((void *)0, 4096);
+        munmap((void *)0, SLED_SIZE);
         g_page0 = NULL;
     }
     return 0;

@@ -9,6 +9,8 @@
  *                    call lands (five bytes an instruction: a fifth of a nop sled's steps)
  *   0x200 .. 0x203   nops (the last cmp may end inside them)
  *   0x204            movabs $bt_sys_entry, %r11 ; jmp *%r11
+ *   0x211 .. 0xffff  a second sled of the same kind and jump: numbers no syscall has
+ *                    (up to 64 Ki) reach the entry too and get the kernel's -ENOSYS
  *
  *   site: call *%rax ──► [nr] nop ... nop ──► bt_sys_entry (bt_sys_x86_64.S)
  *       no program for nr: syscall; ret                       (pass-through, a few ns)
@@ -26,8 +28,9 @@
  *
  * Registers rcx and r11 are clobbered as by the syscall instruction; everything else,
  * xmm0-15 included, is as the kernel would leave it. Costs of the design, written down
- * in the README: page 0 is mapped (executable, and readable where the CPU has no
- * execute-only pages) while hooks are in, so NULL reads do not fault then; the call
+ * in the README: the first 64 KiB (addresses below the kernel's default vm.mmap_min_addr)
+ * are mapped (executable, and readable where the CPU has no execute-only pages) while
+ * hooks are in, so reads through NULL do not fault then; the call
  * writes the return address into the 8 bytes below rsp (the red zone's top); only code
  * loaded when hooks were installed is rewritten.
  */

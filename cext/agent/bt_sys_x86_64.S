@@ -17,6 +17,7 @@
 #define NR_CLONE 56
 #define NR_VFORK 58
 #define NR_CLONE3 435
+#define NR_MAX 512                  /* BT_SYS_NR_MAX */
 #define CLONE_VM 0x100
 #define T_EXCLUDED 2                /* enum in bt_sys.c */
 
@@ -98,6 +99,8 @@ bt_sys_entry:
     je .Lvfork
     cmp $NR_CLONE3, %rax
     je .Lclone3
+    cmp $NR_MAX, %rax                       /* from the second sled: no such syscall, */
+    jae .Lslow                              /* but raw_syscalls programs see it */
     lea bt_sys_want(%rip), %r11
     cmpb $0, (%r11,%rax)
     jne .Lslow

@@ -113,6 +113,9 @@ int main(int argc, char **argv)
     long r = syscall(SYS_close, -1);
     printf("close(-1): %ld %s\n", r, strerror(errno));
     printf("inline syscall keeps xmm: %d\n", inline_syscall_keeps_xmm());
+    errno = 0;
+    r = syscall(1000);  /* no such syscall: ENOSYS, traced or not */
+    printf("syscall(1000): %ld %s\n", r, strerror(errno));
 
     read_with_alarm(0);
     read_with_alarm(1);
