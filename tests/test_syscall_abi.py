@@ -73,9 +73,9 @@ def test_tracepoints_change_nothing_and_count_exactly(victim: Path,
 def test_override_return_skips_the_syscall(victim: Path,
                                            capfd: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     plain = subprocess.run([str(victim), "10"], capture_output=True, text=True).stdout
-    with bpftime.load(REPO / "tests" / "objects" / "sys_override.bpf.o") as obj:
-        with uprobe.spawn([str(victim), "10"], obj) as s:
-            assert s.wait(60) == 9
+    with (bpftime.load(REPO / "tests" / "objects" / "sys_override.bpf.o") as obj,
+          uprobe.spawn([str(victim), "10"], obj) as s):  # fmt: skip
+        assert s.wait(60) == 9
     out = capfd.readouterr().out
     assert "close(-1): -1 Bad file descriptor" in plain
     assert out == plain.replace("close(-1): -1 Bad file descriptor", "close(-1): 0 Success")
