@@ -75,6 +75,7 @@ USDT_SPECS, USDT_IP_MAP = "__bpf_usdt_specs", "__bpf_usdt_ip_to_spec_id"
 
 _SCRIPT = r"""
 'use strict';
+const SLED = 65536;  // bt_sys.c's SLED_SIZE
 const A = {};
 function fn(name, ret, args) {
   return new NativeFunction(A.mod.getExportByName(name), ret, args);
@@ -182,7 +183,16 @@ rpc.exports = {
     Memory.patchCode(ptr(addr), orig.length, code => code.writeByteArray(orig));
     return true;
   },
-  sysRelease() { A.sysRelease(); },
+  sysRelease() {
+    // unmap the sled once no thread is in it: the sites are restored, so a thread can
+    // only be there if it entered before (and was stopped or descheduled since)
+    for (let i = 0; i < 100; i++) {
+      const busy = Process.enumerateThreads().some(t => t.context.pc.compare(ptr(SLED)) < 0);
+      if (!busy) { A.sysRelease(); return true; }
+      Thread.sleep(0.01);
+    }
+    return false;
+  },
 };
 """
 
@@ -915,7 +925,9 @@ class Session:
                                          self._frida.core.RPCException):  # fmt: skip
                     self._script.exports_sync.sys_unpatch()
                     time.sleep(SYSCALL_RELEASE_S)
-                    self._script.exports_sync.sys_release()
+                    if not self._script.exports_sync.sys_release():
+                        _trace(True, f"process {self.pid}: a thread stayed in the syscall "
+                               "sled for a second; it stays mapped (the hooks are off)")
         self._sys_patched = False
         self._hooked.clear()
         self._semaphores.clear()

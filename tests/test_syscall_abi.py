@@ -136,6 +136,24 @@ def test_attach_running_process_detach_restores_it(victim: Path) -> None:
         proc.wait()
 
 
+def test_attach_again_after_detach(victim: Path) -> None:
+    proc = subprocess.Popen([str(victim), "100000000"], stdout=subprocess.PIPE)
+    try:
+        time.sleep(0.2)
+        for _ in range(2):  # the second session finds the agent already loaded
+            with bpftime.load(OBJ) as obj, uprobe.attach(proc.pid, obj) as s:
+                deadline = time.monotonic() + 20
+                while obj["facts"][PPID_IN] < 1000 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert obj["facts"][PPID_IN] >= 1000
+                s.detach()
+            assert not _maps_page0(proc.pid)
+        assert proc.poll() is None
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_page0_taken_is_a_clear_error(victim: Path) -> None:
     proc = subprocess.Popen([str(victim), "1", "page0"])
     try:
