@@ -243,23 +243,6 @@ BT_EXPORT void bt_agent_hook_set_orig(void *hook, void *orig)
     __atomic_store_n(&((bt_hook *)hook)->orig, orig, __ATOMIC_RELEASE);
 }
 
-static inline uint64_t run(const void *prog, void *regs, uint64_t regs_len, uint64_t cookie,
-                           const uint64_t *args, uint64_t ret, bt_ctx *ctx)
-{
-    /* field by field, not bt_ctx__init: no memset call (and no AVX memset) per hit */
-    bt_ctx__reset(ctx);
-    ctx->user = NULL;
-    ctx->pkt = (uint64_t)(uintptr_t)regs; /* what probe_read_kernel may read (usdt.bpf.h) */
-    ctx->pkt_len = regs_len;
-    ctx->trace = g_trace;
-    ctx->cookie = cookie;
-    ctx->func_args = args;
-    ctx->func_regs = NULL;
-    ctx->func_nargs = args ? 6 : 0;
-    ctx->func_ret = ret;
-    return bt_prog__exec(prog, (uint64_t)(uintptr_t)regs, 0, ctx);
-}
-
 /* A uprobe program, on this thread's context (user, pkt_len and callback stay as
  * tls_get set them): the arguments are read from pt_regs when asked for. */
 static inline uint64_t run_probe(const void *prog, bt_pt_regs *regs, uint64_t cookie,
@@ -281,11 +264,22 @@ static inline uint64_t run_probe(const void *prog, bt_pt_regs *regs, uint64_t co
     return bt_prog__exec(prog, (uint64_t)(uintptr_t)regs, 0, ctx);
 }
 
-/* A tracepoint program (bt_sys.c): r1 = its context. */
+/* A tracepoint program (bt_sys.c) on a context of the caller's: r1 = its `len` bytes. */
 BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t len, uint64_t cookie,
                            bt_ctx *ctx)
 {
-    run(prog, r1, len, cookie, NULL, 0, ctx);
+    /* field by field, not bt_ctx__init: no memset call (and no AVX memset) per hit */
+    bt_ctx__reset(ctx);
+    ctx->user = NULL;
+    ctx->pkt = (uint64_t)(uintptr_t)r1;  /* what probe_read_kernel may read */
+    ctx->pkt_len = len;
+    ctx->trace = g_trace;
+    ctx->cookie = cookie;
+    ctx->func_args = NULL;
+    ctx->func_regs = NULL;
+    ctx->func_nargs = 0;
+    ctx->func_ret = 0;
+    bt_prog__exec(prog, (uint64_t)(uintptr_t)r1, 0, ctx);
     return 0;
 }
 
