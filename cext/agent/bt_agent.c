@@ -27,6 +27,9 @@
 extern char bt_tpl_enter[] BT_HIDDEN;
 extern char bt_tpl_end[] BT_HIDDEN;
 extern char bt_tramp_return[] BT_HIDDEN;
+extern char bt_tpl_enter_avx[] BT_HIDDEN;   /* the same saving ymm0-15 whole */
+extern char bt_tpl_end_avx[] BT_HIDDEN;
+extern char bt_tramp_return_avx[] BT_HIDDEN;
 
 typedef struct bt_shadow {
     uint64_t ret;         /* the real return address */
@@ -53,6 +56,7 @@ static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
 
 static bt_shm g_shm;
 static int g_ready;
+static int g_avx;           /* the CPU has AVX: trampolines save ymm registers whole */
 static struct bt_map *g_trace;
 static bt_helper_fn g_helpers[BT_MAX_HELPERS];
 static char g_err[256];
@@ -118,6 +122,8 @@ BT_EXPORT int bt_agent_init(const char *shm_name)
         return -EINVAL;
     }
     bt_helpers__fill(g_helpers, BT_MAX_HELPERS);
+    __builtin_cpu_init();
+    g_avx = __builtin_cpu_supports("avx");  /* CPUID and the OS's XSAVE state (XCR0) */
     /* a previous session's segment stays mapped: threads may still be in its code */
     g_shm = shm;
     g_trace = trace;
@@ -197,13 +203,14 @@ BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs);
 BT_EXPORT void *bt_agent_hook_new(uint64_t addr)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t tpl = (size_t)(bt_tpl_end - bt_tpl_enter);
+    const char *from = g_avx ? bt_tpl_enter_avx : bt_tpl_enter;
+    size_t tpl = (size_t)(g_avx ? bt_tpl_end_avx - bt_tpl_enter_avx : bt_tpl_end - bt_tpl_enter);
     if (page != 4096 || tpl > page)
         return (void *)(uintptr_t)fail(0, "%s", "the agent's trampoline needs 4 KiB pages");
     uint8_t *code = alloc_near(addr, 2 * page);
     if (!code)
         return (void *)(uintptr_t)fail(0, "mmap for a hook: %s", strerror(errno));
-    memcpy(code, bt_tpl_enter, tpl);
+    memcpy(code, from, tpl);
     if (mprotect(code, page, PROT_READ | PROT_EXEC) != 0) {
         munmap(code, 2 * page);
         return (void *)(uintptr_t)fail(0, "mprotect a hook: %s", strerror(errno));
@@ -321,7 +328,7 @@ BT_HIDDEN int bt_agent__on_enter(const bt_hook *h, bt_pt_regs *regs)
             e->ret = *slot;
             e->sp = regs->sp + 8;
             e->hook = h;
-            *slot = (uint64_t)(uintptr_t)bt_tramp_return;
+            *slot = (uint64_t)(uintptr_t)(g_avx ? bt_tramp_return_avx : bt_tramp_return);
         } else {
             t->missed++;
         }

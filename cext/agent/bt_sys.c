@@ -43,6 +43,8 @@ BT_HIDDEN int bt_agent__run(const void *prog, void *r1, uint64_t len, uint64_t c
                            bt_ctx *ctx);
 BT_HIDDEN int bt_agent__fail(int rc, const char *fmt, const char *arg);
 
+/* read by bt_sys_entry: the CPU has AVX (save ymm registers whole) */
+BT_HIDDEN uint8_t bt_sys_avx;
 /* read by bt_sys_entry: nonzero = some program wants this syscall number */
 BT_HIDDEN uint8_t bt_sys_want[BT_SYS_NR_MAX];
 /* thread-local slots bt_sys_entry reaches %fs-relative (static TLS) */
@@ -213,6 +215,8 @@ static void sled_jump(uint8_t *j)
 /* Map page 0 with the sled; threads `excluded` (frida's) are never reported. */
 BT_EXPORT int bt_agent_sys_init(const int32_t *excluded, uint32_t n_excluded)
 {
+    __builtin_cpu_init();
+    bt_sys_avx = __builtin_cpu_supports("avx") != 0;  /* a mask bit, not 0/1 */
     if (!g_page0) {
         uint8_t *page = mmap((void *)0, SLED_SIZE, PROT_READ | PROT_WRITE,
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

@@ -27,7 +27,8 @@
  * stack, where the return address is pushed before the syscall so the child can `ret`.
  *
  * Registers rcx and r11 are clobbered as by the syscall instruction; everything else,
- * xmm0-15 included, is as the kernel would leave it. Costs of the design, written down
+ * xmm0-15 (ymm0-15 where the CPU has AVX) included, is as the kernel would leave it.
+ * Costs of the design, written down
  * in the README: the first 64 KiB (addresses below the kernel's default vm.mmap_min_addr)
  * are mapped (executable, and readable where the CPU has no execute-only pages) while
  * hooks are in, so reads through NULL do not fault then; the call

@@ -3,8 +3,11 @@
  * A hook must leave every register as it found it, not only the callee-saved ones:
  * gcc's -fipa-ra lets a caller keep values in caller-saved registers (rdi, r11,
  * xmm8, ...) across a call to a function it knows does not touch them. So both
- * trampolines save and restore all 16 general registers and xmm0-15, and neither
- * uses a register to jump on; rflags is not preserved (no caller can rely on it).
+ * trampolines save and restore all 16 general registers and the 16 vector registers,
+ * and neither uses a register to jump on; rflags is not preserved (no caller can rely
+ * on it). On CPUs with AVX the vector registers are saved whole (ymm0-15: a helper's
+ * libc routine may vzeroupper, and a function may take __m256 arguments); each
+ * trampoline exists in both forms (`_avx` suffix) and the agent picks by CPU.
  *
  * bt_tpl_enter is a template: bt_agent_hook_new copies [bt_tpl_enter, bt_tpl_end)
  * into a page near the hooked function, followed by a page holding its bt_hook, which
@@ -15,10 +18,10 @@
  * function), so the trampoline steps over the red zone, pushes rax, aligns rsp down and
  * builds its frame below:
  *
- *   rsp+0    xmm0..xmm15     (256 bytes, aligned)
- *   rsp+256  struct pt_regs  (21 x 8 bytes: r15 ... ss)
- *   rsp+424  E - 136, where rax was pushed
- *   ...      padding to 16 bytes, then the red zone [E - 128, E)
+ *   rsp+0    ymm0..ymm15 or xmm0..xmm15 in 32-byte slots (512 bytes, aligned)
+ *   rsp+512  struct pt_regs  (21 x 8 bytes: r15 ... ss)
+ *   rsp+680  E - 136, where rax was pushed
+ *   ...      padding to 32 bytes, then the red zone [E - 128, E)
  *   E        at a function's entry: the caller's return address, stack-passed arguments
  *
  * bt_tramp_return (one copy, shared) is entered by the function's ret (rsp = S). It
@@ -27,7 +30,7 @@
  * through the slot.
  */
 #define XMM 0
-#define R 256
+#define R 512
 #define R15 (R + 0)
 #define R14 (R + 8)
 #define R13 (R + 16)
@@ -44,31 +47,50 @@
 #define RSI (R + 104)
 #define RDI (R + 112)
 #define RSP (R + 152)
-#define SAVED 424      /* where rsp pointed after the first push */
-#define FRAME 448
+#define SAVED 680      /* where rsp pointed after the first push */
+#define FRAME 704
 #define PAGE 4096
 #define REDZONE 128   /* the System V red zone below rsp */
 /* bt_hook fields (bt_agent.h, pinned by static asserts there) */
 #define HOOK_ORIG 0
 #define HOOK_ON_ENTER 16
 
-.macro SAVE_ALL
+.macro SAVE_ALL avx
+.if \avx
+    vmovdqa %ymm0, XMM+0(%rsp)
+    vmovdqa %ymm1, XMM+32(%rsp)
+    vmovdqa %ymm2, XMM+64(%rsp)
+    vmovdqa %ymm3, XMM+96(%rsp)
+    vmovdqa %ymm4, XMM+128(%rsp)
+    vmovdqa %ymm5, XMM+160(%rsp)
+    vmovdqa %ymm6, XMM+192(%rsp)
+    vmovdqa %ymm7, XMM+224(%rsp)
+    vmovdqa %ymm8, XMM+256(%rsp)
+    vmovdqa %ymm9, XMM+288(%rsp)
+    vmovdqa %ymm10, XMM+320(%rsp)
+    vmovdqa %ymm11, XMM+352(%rsp)
+    vmovdqa %ymm12, XMM+384(%rsp)
+    vmovdqa %ymm13, XMM+416(%rsp)
+    vmovdqa %ymm14, XMM+448(%rsp)
+    vmovdqa %ymm15, XMM+480(%rsp)
+.else
     movaps %xmm0, XMM+0(%rsp)
-    movaps %xmm1, XMM+16(%rsp)
-    movaps %xmm2, XMM+32(%rsp)
-    movaps %xmm3, XMM+48(%rsp)
-    movaps %xmm4, XMM+64(%rsp)
-    movaps %xmm5, XMM+80(%rsp)
-    movaps %xmm6, XMM+96(%rsp)
-    movaps %xmm7, XMM+112(%rsp)
-    movaps %xmm8, XMM+128(%rsp)
-    movaps %xmm9, XMM+144(%rsp)
-    movaps %xmm10, XMM+160(%rsp)
-    movaps %xmm11, XMM+176(%rsp)
-    movaps %xmm12, XMM+192(%rsp)
-    movaps %xmm13, XMM+208(%rsp)
-    movaps %xmm14, XMM+224(%rsp)
-    movaps %xmm15, XMM+240(%rsp)
+    movaps %xmm1, XMM+32(%rsp)
+    movaps %xmm2, XMM+64(%rsp)
+    movaps %xmm3, XMM+96(%rsp)
+    movaps %xmm4, XMM+128(%rsp)
+    movaps %xmm5, XMM+160(%rsp)
+    movaps %xmm6, XMM+192(%rsp)
+    movaps %xmm7, XMM+224(%rsp)
+    movaps %xmm8, XMM+256(%rsp)
+    movaps %xmm9, XMM+288(%rsp)
+    movaps %xmm10, XMM+320(%rsp)
+    movaps %xmm11, XMM+352(%rsp)
+    movaps %xmm12, XMM+384(%rsp)
+    movaps %xmm13, XMM+416(%rsp)
+    movaps %xmm14, XMM+448(%rsp)
+    movaps %xmm15, XMM+480(%rsp)
+.endif
     mov %r15, R15(%rsp)
     mov %r14, R14(%rsp)
     mov %r13, R13(%rsp)
@@ -87,23 +109,42 @@
 .endm
 
 /* callee-saved registers (r12-r15, rbp, rbx) come back from the C call unchanged */
-.macro RESTORE_SCRATCH
+.macro RESTORE_SCRATCH avx
+.if \avx
+    vmovdqa XMM+0(%rsp), %ymm0
+    vmovdqa XMM+32(%rsp), %ymm1
+    vmovdqa XMM+64(%rsp), %ymm2
+    vmovdqa XMM+96(%rsp), %ymm3
+    vmovdqa XMM+128(%rsp), %ymm4
+    vmovdqa XMM+160(%rsp), %ymm5
+    vmovdqa XMM+192(%rsp), %ymm6
+    vmovdqa XMM+224(%rsp), %ymm7
+    vmovdqa XMM+256(%rsp), %ymm8
+    vmovdqa XMM+288(%rsp), %ymm9
+    vmovdqa XMM+320(%rsp), %ymm10
+    vmovdqa XMM+352(%rsp), %ymm11
+    vmovdqa XMM+384(%rsp), %ymm12
+    vmovdqa XMM+416(%rsp), %ymm13
+    vmovdqa XMM+448(%rsp), %ymm14
+    vmovdqa XMM+480(%rsp), %ymm15
+.else
     movaps XMM+0(%rsp), %xmm0
-    movaps XMM+16(%rsp), %xmm1
-    movaps XMM+32(%rsp), %xmm2
-    movaps XMM+48(%rsp), %xmm3
-    movaps XMM+64(%rsp), %xmm4
-    movaps XMM+80(%rsp), %xmm5
-    movaps XMM+96(%rsp), %xmm6
-    movaps XMM+112(%rsp), %xmm7
-    movaps XMM+128(%rsp), %xmm8
-    movaps XMM+144(%rsp), %xmm9
-    movaps XMM+160(%rsp), %xmm10
-    movaps XMM+176(%rsp), %xmm11
-    movaps XMM+192(%rsp), %xmm12
-    movaps XMM+208(%rsp), %xmm13
-    movaps XMM+224(%rsp), %xmm14
-    movaps XMM+240(%rsp), %xmm15
+    movaps XMM+32(%rsp), %xmm1
+    movaps XMM+64(%rsp), %xmm2
+    movaps XMM+96(%rsp), %xmm3
+    movaps XMM+128(%rsp), %xmm4
+    movaps XMM+160(%rsp), %xmm5
+    movaps XMM+192(%rsp), %xmm6
+    movaps XMM+224(%rsp), %xmm7
+    movaps XMM+256(%rsp), %xmm8
+    movaps XMM+288(%rsp), %xmm9
+    movaps XMM+320(%rsp), %xmm10
+    movaps XMM+352(%rsp), %xmm11
+    movaps XMM+384(%rsp), %xmm12
+    movaps XMM+416(%rsp), %xmm13
+    movaps XMM+448(%rsp), %xmm14
+    movaps XMM+480(%rsp), %xmm15
+.endif
     mov R11(%rsp), %r11
     mov R10(%rsp), %r10
     mov R9(%rsp), %r9
@@ -117,53 +158,58 @@
 
     .text
 
-    .globl bt_tpl_enter
-    .hidden bt_tpl_enter
-    .globl bt_tpl_end
-    .hidden bt_tpl_end
-    .type bt_tpl_enter, @function
+/* the entry trampoline template: \name .. \end is copied per hook */
+.macro TPL_ENTER name, end, avx
+    .globl \name
+    .hidden \name
+    .globl \end
+    .hidden \end
+    .type \name, @function
     .p2align 4
-bt_tpl_enter:
+\name:
     lea -REDZONE(%rsp), %rsp                    /* a probe inside a leaf function: its red */
     push %rax                                   /* zone holds live data. rax at E - 136 */
     mov %rsp, %rax
-    and $-16, %rsp
+    and $-32, %rsp
     sub $FRAME, %rsp
     mov %rax, SAVED(%rsp)
-    SAVE_ALL
+    SAVE_ALL \avx
     mov (%rax), %rcx
     mov %rcx, RAX(%rsp)                         /* the real rax */
     lea 8+REDZONE(%rax), %rcx
     mov %rcx, RSP(%rsp)                         /* E: rsp at the probe */
-    lea bt_tpl_enter+PAGE(%rip), %rdi           /* the hook, in the next page */
+    lea \name+PAGE(%rip), %rdi                 /* the hook, in the next page */
     lea R(%rsp), %rsi
-    call *bt_tpl_enter+PAGE+HOOK_ON_ENTER(%rip)
+    call *\name+PAGE+HOOK_ON_ENTER(%rip)
     test %eax, %eax
     jnz 1f
-    RESTORE_SCRATCH
+    RESTORE_SCRATCH \avx
     mov SAVED(%rsp), %rsp
     lea 8+REDZONE(%rsp), %rsp
-    jmp *bt_tpl_enter+PAGE+HOOK_ORIG(%rip)
+    jmp *\name+PAGE+HOOK_ORIG(%rip)
 1:  /* bpf_override_return: skip the function, return pt_regs.ax to the caller */
-    RESTORE_SCRATCH
+    RESTORE_SCRATCH \avx
     mov SAVED(%rsp), %rsp
     lea 8+REDZONE(%rsp), %rsp
     ret
-bt_tpl_end:
-    .size bt_tpl_enter, . - bt_tpl_enter
+\end:
+    .size \name, . - \name
+.endm
 
-    .globl bt_tramp_return
-    .hidden bt_tramp_return
-    .type bt_tramp_return, @function
+/* the return thunk (one copy of each form, shared by every hook) */
+.macro TRAMP_RETURN name, avx
+    .globl \name
+    .hidden \name
+    .type \name, @function
     .p2align 4
-bt_tramp_return:
+\name:
     lea -8(%rsp), %rsp                          /* S - 8: slot for the real return address */
     push %rax                                   /* S - 16 */
     mov %rsp, %rax
-    and $-16, %rsp
+    and $-32, %rsp
     sub $FRAME, %rsp
     mov %rax, SAVED(%rsp)
-    SAVE_ALL
+    SAVE_ALL \avx
     mov (%rax), %rcx
     mov %rcx, RAX(%rsp)
     lea 16(%rax), %rcx
@@ -172,10 +218,16 @@ bt_tramp_return:
     call bt_agent__on_return
     mov SAVED(%rsp), %rcx
     mov %rax, 8(%rcx)
-    RESTORE_SCRATCH
+    RESTORE_SCRATCH \avx
     mov SAVED(%rsp), %rsp
     lea 8(%rsp), %rsp
     ret
-    .size bt_tramp_return, . - bt_tramp_return
+    .size \name, . - \name
+.endm
+
+    TPL_ENTER bt_tpl_enter, bt_tpl_end, 0
+    TPL_ENTER bt_tpl_enter_avx, bt_tpl_end_avx, 1
+    TRAMP_RETURN bt_tramp_return, 0
+    TRAMP_RETURN bt_tramp_return_avx, 1
 
     .section .note.GNU-stack, "", @progbits

@@ -101,4 +101,14 @@ int close_exit(struct sys_exit_ctx *ctx)
     return 0;
 }
 
+/* makes the agent call libc's memchr (an AVX2 routine ending in vzeroupper when glibc
+ * picks one) on every getpid: the victim checks its ymm registers across one */
+SEC("tracepoint/syscalls/sys_enter_getpid")
+int pid_enter(struct sys_enter_ctx *ctx)
+{
+    char src[8] = "getpid", dst[8];
+    bpf_probe_read_user_str(dst, sizeof(dst), src);
+    return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

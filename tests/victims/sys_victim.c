@@ -93,6 +93,25 @@ static int inline_syscall_keeps_xmm(void)
     return ret > 0 && out[0] == in[0] && out[1] == in[1];
 }
 
+/* ymm registers live across a syscall (AVX CPUs): whole, as the kernel keeps them */
+static int inline_syscall_keeps_ymm(void)
+{
+    if (!__builtin_cpu_supports("avx"))
+        return -1;
+    double in[4] = {1.5, -2.25, 3.0, 4.5}, out[4];
+    long ret;
+    __asm__ volatile(
+        "vmovupd (%[in]), %%ymm7\n\t"
+        "mov $39, %%eax\n\t"           /* getpid */
+        "syscall\n\t"
+        "vmovupd %%ymm7, (%[out])\n\t"
+        "vzeroupper\n\t"
+        : "=a"(ret)
+        : [in] "r"(in), [out] "r"(out)
+        : "rcx", "r11", "memory", "xmm7");
+    return ret > 0 && memcmp(in, out, sizeof(in)) == 0;
+}
+
 int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 100;
@@ -113,6 +132,7 @@ int main(int argc, char **argv)
     long r = syscall(SYS_close, -1);
     printf("close(-1): %ld %s\n", r, strerror(errno));
     printf("inline syscall keeps xmm: %d\n", inline_syscall_keeps_xmm());
+    printf("inline syscall keeps ymm: %d\n", inline_syscall_keeps_ymm());
     errno = 0;
     r = syscall(1000);  /* no such syscall: ENOSYS, traced or not */
     printf("syscall(1000): %ld %s\n", r, strerror(errno));
