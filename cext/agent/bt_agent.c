@@ -31,12 +31,14 @@ extern char bt_tpl_enter_avx[] BT_HIDDEN;   /* the same saving ymm0-15 whole */
 extern char bt_tpl_end_avx[] BT_HIDDEN;
 extern char bt_tramp_return_avx[] BT_HIDDEN;
 
-typedef struct bt_shadow {
+typedef struct bt_shadow {    /* 32 bytes: the fast path in bt_tramp_x86_64.S fills it too */
     uint64_t ret;         /* the real return address */
     uint64_t sp;          /* rsp right after the function returns */
     const bt_hook *hook;
     uint64_t pad;
 } bt_shadow;
+
+_Static_assert(sizeof(bt_shadow) == 32, "SHADOW_SHIFT in bt_tramp_x86_64.S");
 
 typedef struct bt_tls {
     bt_ctx ctx;           /* the uprobe programs' run context, set up once per thread */
@@ -218,6 +220,12 @@ BT_EXPORT void *bt_agent_hook_new(uint64_t addr)
     bt_hook *h = (bt_hook *)(code + page);
     h->addr = addr;
     h->on_enter = bt_agent__on_enter;
+    uintptr_t tp = (uintptr_t)__builtin_thread_pointer();  /* initial-exec TLS: the same */
+    h->tls_off = (int64_t)((uintptr_t)&t_tls - tp);        /* offsets in every thread */
+    h->busy_off = (int64_t)((uintptr_t)&bt_sys_busy - tp);
+    h->depth_off = offsetof(bt_tls, depth);
+    h->stack_off = offsetof(bt_tls, stack);
+    h->ret_thunk = g_avx ? bt_tramp_return_avx : bt_tramp_return;
     return h;
 }
 

@@ -50,7 +50,13 @@ struct bt_hook {
     void *orig;             /* [asm] where the original code continues (frida's trampoline) */
     uint64_t addr;          /* the hooked function */
     int (*on_enter)(const bt_hook *, bt_pt_regs *); /* [asm] bt_agent__on_enter */
-    uint32_t n_enter, n_ret;
+    uint32_t n_enter, n_ret;  /* [asm] n_enter: 0 takes the uretprobe-only fast path */
+    /* [asm] the uretprobe-only fast path pushes the shadow stack itself: %fs offsets of
+     * the thread's bt_tls pointer and of bt_sys_busy, where depth and the entries sit in
+     * bt_tls, and the return thunk to put in place of the return address */
+    int64_t tls_off, busy_off;
+    uint64_t depth_off, stack_off;
+    const void *ret_thunk;
     const void *enter[BT_HOOK_MAX_PROGS];  /* const bt_prog * */
     uint64_t enter_cookie[BT_HOOK_MAX_PROGS];
     uint8_t enter_replace[BT_HOOK_MAX_PROGS]; /* 1: r0 is the function's return value */
@@ -60,6 +66,12 @@ struct bt_hook {
 
 _Static_assert(offsetof(bt_hook, orig) == 0, "HOOK_ORIG in bt_tramp_x86_64.S");
 _Static_assert(offsetof(bt_hook, on_enter) == 16, "HOOK_ON_ENTER in bt_tramp_x86_64.S");
+_Static_assert(offsetof(bt_hook, n_enter) == 24, "HOOK_N_ENTER in bt_tramp_x86_64.S");
+_Static_assert(offsetof(bt_hook, tls_off) == 32, "HOOK_TLS_OFF in bt_tramp_x86_64.S");
+_Static_assert(offsetof(bt_hook, busy_off) == 40, "HOOK_BUSY_OFF in bt_tramp_x86_64.S");
+_Static_assert(offsetof(bt_hook, depth_off) == 48, "HOOK_DEPTH_OFF in bt_tramp_x86_64.S");
+_Static_assert(offsetof(bt_hook, stack_off) == 56, "HOOK_STACK_OFF in bt_tramp_x86_64.S");
+_Static_assert(offsetof(bt_hook, ret_thunk) == 64, "HOOK_RET_THUNK in bt_tramp_x86_64.S");
 _Static_assert(sizeof(bt_hook) <= 4096, "a hook fits its page");
 
 #endif

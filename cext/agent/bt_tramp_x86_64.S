@@ -54,6 +54,14 @@
 /* bt_hook fields (bt_agent.h, pinned by static asserts there) */
 #define HOOK_ORIG 0
 #define HOOK_ON_ENTER 16
+#define HOOK_N_ENTER 24
+#define HOOK_TLS_OFF 32
+#define HOOK_BUSY_OFF 40
+#define HOOK_DEPTH_OFF 48
+#define HOOK_STACK_OFF 56
+#define HOOK_RET_THUNK 64
+#define SHADOW_SHIFT 5  /* sizeof(bt_shadow) == 32 */
+#define SHADOW_MAX 1024 /* BT_SHADOW_MAX */
 
 .macro SAVE_ALL avx
 .if \avx
@@ -167,7 +175,49 @@
     .type \name, @function
     .p2align 4
 \name:
-    lea -REDZONE(%rsp), %rsp                    /* a probe inside a leaf function: its red */
+    cmpl $0, \name+PAGE+HOOK_N_ENTER(%rip)
+    jne 3f
+    /* uretprobes only: push this thread's shadow stack here, with three scratch
+     * registers, and leave everything else alone; the C path if anything is unusual */
+    lea -REDZONE(%rsp), %rsp
+    push %rax
+    push %rcx
+    push %rdx
+    mov \name+PAGE+HOOK_BUSY_OFF(%rip), %rax
+    cmpb $0, %fs:(%rax)                         /* a program runs on this thread */
+    jne 2f
+    mov \name+PAGE+HOOK_TLS_OFF(%rip), %rax
+    mov %fs:(%rax), %rax                        /* t = t_tls */
+    test %rax, %rax
+    jz 2f                                       /* first hook on this thread */
+    mov \name+PAGE+HOOK_DEPTH_OFF(%rip), %rcx
+    mov (%rax,%rcx), %edx                       /* depth */
+    cmp $SHADOW_MAX, %edx
+    jae 2f                                      /* full: the C path counts it */
+    inc %edx
+    mov %edx, (%rax,%rcx)
+    dec %edx
+    shl $SHADOW_SHIFT, %rdx
+    add \name+PAGE+HOOK_STACK_OFF(%rip), %rdx
+    add %rax, %rdx                              /* e = &t->stack[depth] */
+    mov 24+REDZONE(%rsp), %rcx                  /* [E]: the return address */
+    mov %rcx, 0(%rdx)                           /* e->ret */
+    lea 32+REDZONE(%rsp), %rcx
+    mov %rcx, 8(%rdx)                           /* e->sp = E + 8 */
+    lea \name+PAGE(%rip), %rcx
+    mov %rcx, 16(%rdx)                          /* e->hook */
+    mov \name+PAGE+HOOK_RET_THUNK(%rip), %rcx
+    mov %rcx, 24+REDZONE(%rsp)                  /* [E] = the return thunk */
+    pop %rdx
+    pop %rcx
+    pop %rax
+    lea REDZONE(%rsp), %rsp
+    jmp *\name+PAGE+HOOK_ORIG(%rip)
+2:  pop %rdx
+    pop %rcx
+    pop %rax
+    lea REDZONE(%rsp), %rsp
+3:  lea -REDZONE(%rsp), %rsp                    /* a probe inside a leaf function: its red */
     push %rax                                   /* zone holds live data. rax at E - 136 */
     mov %rsp, %rax
     and $-32, %rsp
