@@ -23,30 +23,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import bpftime
-from bpftime import uprobe
+import run  # bench/run.py: the uprobes section's victim, object and one timed run
 
-BENCH = Path(__file__).resolve().parent
-VICTIM_SRC = BENCH / "uprobe_victim.c"
-OBJ = BENCH / "uprobe_bench.bpf.o"
+from bpftime import elf, uprobe
+
+SPEC = elf.load_spec(run.UPROBE_OBJ)
 
 
 def once(agent: Path, victim: Path, program: str, calls: int) -> float:
     """Median ns per call the victim reports with ``program`` run by ``agent``."""
     uprobe.agent_path = lambda: agent  # type: ignore[assignment]
-    with bpftime.load(OBJ) as obj:
-        for other in [p for p in obj.spec.programs if p != program]:
-            del obj.spec.programs[other]
-        r, w = os.pipe()
-        with uprobe.spawn([str(victim), "target", str(calls), "5"], obj, stdout=w) as s:
-            os.close(w)
-            with os.fdopen(r) as f:
-                out = f.read()
-            s.wait(120)
-    per = [float(x.split()[1]) for x in out.splitlines() if x.startswith("ns_per_call")]
-    if not per:
-        raise RuntimeError(f"the victim printed no timings: {out[-200:]!r}")
-    return statistics.median(per)
+    return run._ours_once(SPEC, program, [str(victim), "target", str(calls), "5"])[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no C compiler for bench/uprobe_victim.c", file=sys.stderr)
         return 2
     victim = Path(tempfile.mkdtemp(prefix="bpftime-ab-")) / "uprobe_victim"
-    subprocess.run([cc, "-O2", "-o", str(victim), str(VICTIM_SRC)], check=True)
+    subprocess.run([cc, "-O2", "-o", str(victim), str(run.UPROBE_VICTIM)], check=True)
     res: dict[str, list[float]] = {"a": [], "b": []}
     for _ in range(args.rounds):
         for k in ("a", "b"):

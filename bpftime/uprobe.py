@@ -427,6 +427,11 @@ def _record_decoder(obj: BpfObject, name: str) -> Callable[[bytes], Any]:
     return bytes
 
 
+def _rpc_why(exc: BaseException) -> str:
+    """The first line of an error the agent script raised, without frida's prefix."""
+    return str(exc).splitlines()[0].removeprefix("Error: ")
+
+
 def _trace(ok: bool, msg: str) -> None:
     if ok:
         print(f"bpftime: {msg}", file=sys.stderr)
@@ -466,6 +471,9 @@ class Session:
         self._pending: list[_Pending] = []  # probes on libraries not loaded yet
         self._seen_bases: set[int] = set()
         self._late_checked = 0.0
+        # what an RPC raises when the process exited meanwhile
+        self._process_gone = (frida.InvalidOperationError, frida.core.RPCException,
+                              frida.TransportError)  # fmt: skip
         self._semaphores: list[int] = []  # USDT semaphores we incremented, once per site
         self._missing = missing_probes
         self._decoders: dict[str, Callable[[bytes], Any]] | None = None
@@ -499,7 +507,7 @@ class Session:
         try:
             base = int(rpc.init(str(agent_path()), self.obj.shm_name), 16)
         except frida.core.RPCException as exc:
-            why = str(exc).splitlines()[0].removeprefix("Error: ")
+            why = _rpc_why(exc)
             raise AttachError(f"process {self.pid}: the agent could not start or map segment "
                               f"{self.obj.shm_name}: {why}") from exc  # fmt: skip
         bindings = rebase(self.obj.bindings, seg.base, base)
@@ -613,7 +621,7 @@ class Session:
         try:
             rpc.hook(hex(addr), [[r, p, hex(c)] for r, p, c in progs])
         except self._frida.core.RPCException as exc:
-            why = str(exc).splitlines()[0].removeprefix("Error: ")
+            why = _rpc_why(exc)
             raise AttachError(f"{where}: cannot hook {addr:#x}: {why} (the first "
                               f"{MIN_HOOK_BYTES} bytes must be whole instructions of the "
                               "function that frida can move: short functions and some "
@@ -632,9 +640,8 @@ class Session:
         rpc = self._script.exports_sync
         try:
             modules = [Module(n, int(b, 16), p) for n, b, p in rpc.modules()]
-        except (self._frida.InvalidOperationError, self._frida.core.RPCException,
-                self._frida.TransportError):  # fmt: skip
-            return  # the process is gone
+        except self._process_gone:
+            return
         new = [m for m in modules if m.base not in self._seen_bases]
         if not new:
             return
@@ -645,9 +652,8 @@ class Session:
             addrs, _ = target_sites(new)
             try:
                 rpc.sys_patch(pack(addrs))
-            except (self._frida.InvalidOperationError, self._frida.core.RPCException,
-                    self._frida.TransportError):  # fmt: skip
-                return  # the process is exiting
+            except self._process_gone:
+                return
             _trace(self.verbose, f"rewrote {len(addrs)} syscall sites in "
                    f"{', '.join(m.name for m in new)}")  # fmt: skip
         by_addr: dict[int, list[tuple[int, str, int]]] = {}
@@ -704,7 +710,7 @@ class Session:
         except OSError as exc:
             raise AttachError(f"process {self.pid}: cannot list its threads: {exc}") from exc
         except frida.core.RPCException as exc:
-            why = str(exc).splitlines()[0].removeprefix("Error: ")
+            why = _rpc_why(exc)
             raise AttachError(f"process {self.pid}: syscall tracepoints: {why}") from exc
         t0 = time.perf_counter()
         addrs, left_out = target_sites(modules)
@@ -715,13 +721,13 @@ class Session:
             try:
                 rpc.sys_add(nr, int(tp.kind == "exit"), code_of(name), tp.tp_id)
             except frida.core.RPCException as exc:
-                why = str(exc).splitlines()[0].removeprefix("Error: ")
+                why = _rpc_why(exc)
                 raise AttachError(f"program {name!r} (section {section}): {why}") from exc
             self.syscall_programs.append((name, section))
         try:
             n = rpc.sys_patch(pack(addrs))
         except frida.core.RPCException as exc:
-            why = str(exc).splitlines()[0].removeprefix("Error: ")
+            why = _rpc_why(exc)
             raise AttachError(f"process {self.pid}: rewriting syscall sites: {why}") from exc
         self._sys_patched = True
         self._unhook_exit_monitor(rpc, modules)

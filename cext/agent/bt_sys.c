@@ -87,17 +87,27 @@ static inline int traced_thread(void)
     return bt_sys_state == T_TRACED;
 }
 
-static void run_list(const prog_list *l, void *ctxbuf, uint64_t len, uint16_t *type)
+/* Run a list's programs on ctxbuf (`len` bytes; *type is its common_type, set to each
+ * program's tracepoint id); 1 and *value if one called bpf_override_return. */
+static int run_list(const prog_list *l, void *ctxbuf, uint64_t len, uint16_t *type,
+                    int64_t *value)
 {
-    bt_ctx ctx;
+    int skip = 0;
     uint32_t n = __atomic_load_n(&l->n, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < n; i++) {
+        bt_ctx ctx;
         *type = l->tp_id[i];
         bt_agent__run(l->prog[i], ctxbuf, len, 0, &ctx);
+        if (ctx.override_set) {
+            *value = (int64_t)ctx.override_value;
+            skip = 1;
+        }
     }
+    return skip;
 }
 
-/* Enter programs; 1 (and *value) if one called bpf_override_return. */
+/* Enter programs (raw_syscalls first); 1 (and *value) if one called bpf_override_return.
+ * The context is read-only to them (the verifier refuses stores into it). */
 static int run_enter(const bt_sys_regs *r, int64_t *value)
 {
     bt_sys_enter_ctx c;
@@ -106,41 +116,24 @@ static int run_enter(const bt_sys_regs *r, int64_t *value)
     c.common_pid = t_tid;
     c.id = (int64_t)r->nr;
     memcpy(c.args, r->args, sizeof(c.args));
-    int skip = 0;
-    const prog_list *lists[2] = {&g_raw_enter, r->nr < BT_SYS_NR_MAX ? &g_enter[r->nr] : NULL};
-    for (int k = 0; k < 2; k++) {
-        const prog_list *l = lists[k];
-        if (!l)
-            continue;
-        uint32_t n = __atomic_load_n(&l->n, __ATOMIC_ACQUIRE);
-        for (uint32_t i = 0; i < n; i++) {
-            bt_ctx ctx;
-            c.common_type = l->tp_id[i];
-            bt_agent__run(l->prog[i], &c, sizeof(c), 0, &ctx);
-            if (ctx.override_set) {
-                *value = (int64_t)ctx.override_value;
-                skip = 1;
-            }
-            if (k == 0) {          /* raw_syscalls may not change what the next one sees */
-                c.id = (int64_t)r->nr;
-                memcpy(c.args, r->args, sizeof(c.args));
-            }
-        }
-    }
+    int skip = run_list(&g_raw_enter, &c, sizeof(c), &c.common_type, value);
+    if (r->nr < BT_SYS_NR_MAX)
+        skip |= run_list(&g_enter[r->nr], &c, sizeof(c), &c.common_type, value);
     return skip;
 }
 
 static void run_exit(const bt_sys_regs *r, int64_t ret)
 {
     bt_sys_exit_ctx c;
+    int64_t unused;
     c.common_flags = 0;
     c.common_preempt_count = 0;
     c.common_pid = t_tid;
     c.id = (int64_t)r->nr;
     c.ret = ret;
     if (r->nr < BT_SYS_NR_MAX)
-        run_list(&g_exit[r->nr], &c, sizeof(c), &c.common_type);
-    run_list(&g_raw_exit, &c, sizeof(c), &c.common_type);
+        run_list(&g_exit[r->nr], &c, sizeof(c), &c.common_type, &unused);
+    run_list(&g_raw_exit, &c, sizeof(c), &c.common_type, &unused);
 }
 
 /* Called by bt_sys_entry for a syscall some program wants; returns its result. */

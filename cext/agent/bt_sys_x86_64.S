@@ -10,6 +10,8 @@
  *   rsp+512   struct bt_sys_regs: nr, rdi, rsi, rdx, r10, r8, r9
  *   rsp+568   E - 8 (the return slot; bt_sys_regs.ret_slot)
  */
+#include "bt_vec_x86_64.h"
+
 #define FRAME 576
 #define REGS 512
 #define REDZONE 128
@@ -36,79 +38,17 @@
     mov %r9, REGS+48(%rsp)
     cmpb $0, bt_sys_avx(%rip)
     jne 8f
-    movaps %xmm0, 0(%rsp)
-    movaps %xmm1, 32(%rsp)
-    movaps %xmm2, 64(%rsp)
-    movaps %xmm3, 96(%rsp)
-    movaps %xmm4, 128(%rsp)
-    movaps %xmm5, 160(%rsp)
-    movaps %xmm6, 192(%rsp)
-    movaps %xmm7, 224(%rsp)
-    movaps %xmm8, 256(%rsp)
-    movaps %xmm9, 288(%rsp)
-    movaps %xmm10, 320(%rsp)
-    movaps %xmm11, 352(%rsp)
-    movaps %xmm12, 384(%rsp)
-    movaps %xmm13, 416(%rsp)
-    movaps %xmm14, 448(%rsp)
-    movaps %xmm15, 480(%rsp)
+    SAVE_VEC 0
     jmp 9f
-8:
-    vmovdqa %ymm0, 0(%rsp)
-    vmovdqa %ymm1, 32(%rsp)
-    vmovdqa %ymm2, 64(%rsp)
-    vmovdqa %ymm3, 96(%rsp)
-    vmovdqa %ymm4, 128(%rsp)
-    vmovdqa %ymm5, 160(%rsp)
-    vmovdqa %ymm6, 192(%rsp)
-    vmovdqa %ymm7, 224(%rsp)
-    vmovdqa %ymm8, 256(%rsp)
-    vmovdqa %ymm9, 288(%rsp)
-    vmovdqa %ymm10, 320(%rsp)
-    vmovdqa %ymm11, 352(%rsp)
-    vmovdqa %ymm12, 384(%rsp)
-    vmovdqa %ymm13, 416(%rsp)
-    vmovdqa %ymm14, 448(%rsp)
-    vmovdqa %ymm15, 480(%rsp)
+8:  SAVE_VEC 1
 9:
     lea REGS(%rsp), %rdi
     call \fn
     cmpb $0, bt_sys_avx(%rip)
     jne 8f
-    movaps 0(%rsp), %xmm0
-    movaps 32(%rsp), %xmm1
-    movaps 64(%rsp), %xmm2
-    movaps 96(%rsp), %xmm3
-    movaps 128(%rsp), %xmm4
-    movaps 160(%rsp), %xmm5
-    movaps 192(%rsp), %xmm6
-    movaps 224(%rsp), %xmm7
-    movaps 256(%rsp), %xmm8
-    movaps 288(%rsp), %xmm9
-    movaps 320(%rsp), %xmm10
-    movaps 352(%rsp), %xmm11
-    movaps 384(%rsp), %xmm12
-    movaps 416(%rsp), %xmm13
-    movaps 448(%rsp), %xmm14
-    movaps 480(%rsp), %xmm15
+    RESTORE_VEC 0
     jmp 9f
-8:
-    vmovdqa 0(%rsp), %ymm0
-    vmovdqa 32(%rsp), %ymm1
-    vmovdqa 64(%rsp), %ymm2
-    vmovdqa 96(%rsp), %ymm3
-    vmovdqa 128(%rsp), %ymm4
-    vmovdqa 160(%rsp), %ymm5
-    vmovdqa 192(%rsp), %ymm6
-    vmovdqa 224(%rsp), %ymm7
-    vmovdqa 256(%rsp), %ymm8
-    vmovdqa 288(%rsp), %ymm9
-    vmovdqa 320(%rsp), %ymm10
-    vmovdqa 352(%rsp), %ymm11
-    vmovdqa 384(%rsp), %ymm12
-    vmovdqa 416(%rsp), %ymm13
-    vmovdqa 448(%rsp), %ymm14
-    vmovdqa 480(%rsp), %ymm15
+8:  RESTORE_VEC 1
 9:
     mov REGS+8(%rsp), %rdi
     mov REGS+16(%rsp), %rsi

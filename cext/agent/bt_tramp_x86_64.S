@@ -29,7 +29,8 @@
  * real return address bt_agent__on_return gives, restores everything and returns
  * through the slot.
  */
-#define XMM 0
+#include "bt_vec_x86_64.h"
+
 #define R 512
 #define R15 (R + 0)
 #define R14 (R + 8)
@@ -64,41 +65,7 @@
 #define SHADOW_MAX 1024 /* BT_SHADOW_MAX */
 
 .macro SAVE_ALL avx
-.if \avx
-    vmovdqa %ymm0, XMM+0(%rsp)
-    vmovdqa %ymm1, XMM+32(%rsp)
-    vmovdqa %ymm2, XMM+64(%rsp)
-    vmovdqa %ymm3, XMM+96(%rsp)
-    vmovdqa %ymm4, XMM+128(%rsp)
-    vmovdqa %ymm5, XMM+160(%rsp)
-    vmovdqa %ymm6, XMM+192(%rsp)
-    vmovdqa %ymm7, XMM+224(%rsp)
-    vmovdqa %ymm8, XMM+256(%rsp)
-    vmovdqa %ymm9, XMM+288(%rsp)
-    vmovdqa %ymm10, XMM+320(%rsp)
-    vmovdqa %ymm11, XMM+352(%rsp)
-    vmovdqa %ymm12, XMM+384(%rsp)
-    vmovdqa %ymm13, XMM+416(%rsp)
-    vmovdqa %ymm14, XMM+448(%rsp)
-    vmovdqa %ymm15, XMM+480(%rsp)
-.else
-    movaps %xmm0, XMM+0(%rsp)
-    movaps %xmm1, XMM+32(%rsp)
-    movaps %xmm2, XMM+64(%rsp)
-    movaps %xmm3, XMM+96(%rsp)
-    movaps %xmm4, XMM+128(%rsp)
-    movaps %xmm5, XMM+160(%rsp)
-    movaps %xmm6, XMM+192(%rsp)
-    movaps %xmm7, XMM+224(%rsp)
-    movaps %xmm8, XMM+256(%rsp)
-    movaps %xmm9, XMM+288(%rsp)
-    movaps %xmm10, XMM+320(%rsp)
-    movaps %xmm11, XMM+352(%rsp)
-    movaps %xmm12, XMM+384(%rsp)
-    movaps %xmm13, XMM+416(%rsp)
-    movaps %xmm14, XMM+448(%rsp)
-    movaps %xmm15, XMM+480(%rsp)
-.endif
+    SAVE_VEC \avx
     mov %r15, R15(%rsp)
     mov %r14, R14(%rsp)
     mov %r13, R13(%rsp)
@@ -118,41 +85,7 @@
 
 /* callee-saved registers (r12-r15, rbp, rbx) come back from the C call unchanged */
 .macro RESTORE_SCRATCH avx
-.if \avx
-    vmovdqa XMM+0(%rsp), %ymm0
-    vmovdqa XMM+32(%rsp), %ymm1
-    vmovdqa XMM+64(%rsp), %ymm2
-    vmovdqa XMM+96(%rsp), %ymm3
-    vmovdqa XMM+128(%rsp), %ymm4
-    vmovdqa XMM+160(%rsp), %ymm5
-    vmovdqa XMM+192(%rsp), %ymm6
-    vmovdqa XMM+224(%rsp), %ymm7
-    vmovdqa XMM+256(%rsp), %ymm8
-    vmovdqa XMM+288(%rsp), %ymm9
-    vmovdqa XMM+320(%rsp), %ymm10
-    vmovdqa XMM+352(%rsp), %ymm11
-    vmovdqa XMM+384(%rsp), %ymm12
-    vmovdqa XMM+416(%rsp), %ymm13
-    vmovdqa XMM+448(%rsp), %ymm14
-    vmovdqa XMM+480(%rsp), %ymm15
-.else
-    movaps XMM+0(%rsp), %xmm0
-    movaps XMM+32(%rsp), %xmm1
-    movaps XMM+64(%rsp), %xmm2
-    movaps XMM+96(%rsp), %xmm3
-    movaps XMM+128(%rsp), %xmm4
-    movaps XMM+160(%rsp), %xmm5
-    movaps XMM+192(%rsp), %xmm6
-    movaps XMM+224(%rsp), %xmm7
-    movaps XMM+256(%rsp), %xmm8
-    movaps XMM+288(%rsp), %xmm9
-    movaps XMM+320(%rsp), %xmm10
-    movaps XMM+352(%rsp), %xmm11
-    movaps XMM+384(%rsp), %xmm12
-    movaps XMM+416(%rsp), %xmm13
-    movaps XMM+448(%rsp), %xmm14
-    movaps XMM+480(%rsp), %xmm15
-.endif
+    RESTORE_VEC \avx
     mov R11(%rsp), %r11
     mov R10(%rsp), %r10
     mov R9(%rsp), %r9
